@@ -1,0 +1,45 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/token.h"
+#include "grpcpp/grpcpp.h"
+
+namespace admissions {
+
+/// Who is calling, from the verified access token in the call's metadata.
+struct Caller {
+  std::string account_id;
+  std::string session_id;
+  std::string school_id;
+  std::vector<std::string> roles;
+  int64_t token_expires_at = 0;
+
+  bool HasRole(std::string_view role) const;
+};
+
+/// Verifies the `authorization: Bearer` metadata the gateway forwards, so that no
+/// service trusts an unsigned claim. `revoked` may be null.
+class Authenticator {
+ public:
+  Authenticator(TokenVerifier verifier, const RevocationList* revoked)
+      : verifier_(std::move(verifier)), revoked_(revoked) {}
+
+  /// UNAUTHENTICATED when the token is missing, invalid, expired or revoked.
+  absl::StatusOr<Caller> Authenticate(const grpc::ServerContextBase& ctx) const;
+
+ private:
+  TokenVerifier verifier_;
+  const RevocationList* revoked_;
+};
+
+/// The request id the gateway sent (x-request-id), or "-" when absent.
+std::string RequestIdOf(const grpc::ServerContextBase& ctx);
+
+/// Current time in seconds since the epoch.
+int64_t NowSeconds();
+
+}  // namespace admissions

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/string_view.h"
+
+namespace admissions {
+
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
+
+/// One structured log line: {"ts":..., "level":..., "svc":..., "event":..., k: v, ...}
+/// on stderr. Fields are strings; never pass ID numbers, phones, passwords or tokens.
+/// Debian's Abseil has its own absl::string_view (not std::string_view), hence
+/// the overloads.
+struct LogField {
+  LogField(std::string_view k, std::string_view v) : key(k), value(v) {}
+  LogField(std::string_view k, absl::string_view v) : key(k), value(v.data(), v.size()) {}
+  LogField(std::string_view k, const std::string& v) : key(k), value(v) {}
+  LogField(std::string_view k, const char* v) : key(k), value(v) {}
+  std::string_view key;
+  std::string_view value;
+};
+void Log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields = {});
+
+/// Names the process in every line ("identity", "gateway", ...); sets the minimum level.
+void InitLogging(std::string_view service, LogLevel min_level = LogLevel::kInfo);
+/// Parses "debug", "info", "warn", "error"; unknown text gives kInfo.
+LogLevel ParseLogLevel(std::string_view text);
+
+}  // namespace admissions

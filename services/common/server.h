@@ -1,0 +1,68 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/executor.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "grpcpp/grpcpp.h"
+
+namespace admissions {
+
+/// Blocks SIGINT and SIGTERM in the calling thread and every thread it starts
+/// later; RunGrpcServer waits for them with sigwait. Call first thing in main().
+void BlockTerminationSignals();
+
+struct GrpcServerOptions {
+  std::string service_name;        // For logs, e.g. "identity".
+  std::string listen_address;      // "127.0.0.1:0" picks a free port.
+  std::string port_file;           // When set, the bound port is written here.
+  std::chrono::milliseconds drain_timeout{10000};
+};
+
+/// Starts a gRPC server with `services` and the standard health service, writes
+/// the port file, then waits for SIGINT/SIGTERM and drains: health turns
+/// NOT_SERVING, new calls are refused, in-flight calls get up to drain_timeout.
+/// `before_drain` runs after the signal (e.g. to stop background jobs).
+absl::Status RunGrpcServer(const GrpcServerOptions& options,
+                           const std::vector<grpc::Service*>& services,
+                           const std::function<void()>& before_drain = {});
+
+/// Runs `fn` (returning absl::Status) on `executor` and finishes the call with its
+/// result; the reaction thread never blocks. A full queue answers UNAVAILABLE.
+/// A call whose deadline has passed by the time it is picked up is not run.
+template <typename Fn>
+grpc::ServerUnaryReactor* RunBlocking(grpc::CallbackServerContext* ctx, BoundedExecutor* executor,
+                                      Fn&& fn) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  bool posted = executor->TryPost([ctx, reactor, fn = std::forward<Fn>(fn)]() mutable {
+    if (ctx->IsCancelled()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled"));
+      return;
+    }
+    absl::Status status;
+    try {
+      status = fn();
+    } catch (const std::exception& e) {
+      Log(LogLevel::kError, "unhandled_exception", {{"what", e.what()}});
+      status = Error(absl::StatusCode::kInternal, reason::kInternal, "internal error");
+    }
+    reactor->Finish(ToGrpcStatus(status));
+  });
+  if (!posted) {
+    reactor->Finish(ToGrpcStatus(Error(absl::StatusCode::kUnavailable, reason::kUnavailable,
+                                       "server is busy, try again")));
+  }
+  return reactor;
+}
+
+/// Writes `port` to `path` atomically (temp file + rename).
+absl::Status WritePortFile(const std::string& path, int port);
+
+}  // namespace admissions

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <memory>
+
+#include "common/pg.h"
+#include "identity/identity_store.h"
+
+namespace admissions::identity {
+
+/// The PostgreSQL form of IdentityStore, in schema "identity".
+class PgIdentityStore : public IdentityStore {
+ public:
+  PgIdentityStore(const std::string& uri, int pool_size);
+
+  absl::Status SaveSmsCode(const std::string& phone_index, int purpose,
+                           const std::string& code_hash, absl::Duration ttl) override;
+  absl::Status AppendOutbox(const std::string& phone_index, const std::string& phone_sealed,
+                            int purpose, const std::string& code_sealed) override;
+  absl::StatusOr<std::vector<OutboxRow>> ListOutbox(const std::string& phone_index,
+                                                    int limit) override;
+  absl::StatusOr<std::pair<CodeOutcome, std::string>> RegisterWithCode(
+      const CodeCheck& code, const NewAccount& account) override;
+  absl::Status EnsureStaffAccount(const NewAccount& account) override;
+  absl::StatusOr<std::optional<Account>> FindByLogin(const std::string& login_name,
+                                                     const std::string& phone_index,
+                                                     const std::string& id_index) override;
+  absl::Status UpdatePasswordHash(const std::string& account_id, const std::string& hash) override;
+  absl::StatusOr<std::string> CreateSession(const std::string& account_id,
+                                            const std::string& refresh_hash,
+                                            absl::Duration lifetime) override;
+  absl::StatusOr<RefreshResult> RotateRefreshToken(const std::string& old_hash,
+                                                   const std::string& new_hash) override;
+  absl::StatusOr<bool> RevokeSession(const std::string& session_id, const std::string& account_id,
+                                     const std::string& reason) override;
+  absl::StatusOr<PasswordResetResult> ResetPasswordWithCode(const CodeCheck& code,
+                                                            const std::string& account_id,
+                                                            const std::string& new_hash) override;
+  absl::StatusOr<std::optional<Account>> FindBySession(const std::string& account_id,
+                                                       const std::string& session_id) override;
+
+  PgPool& pool() { return pool_; }
+
+ private:
+  PgPool pool_;
+};
+
+}  // namespace admissions::identity
