@@ -21,8 +21,6 @@ bool Caller::HasRole(std::string_view role) const {
   return std::find(roles.begin(), roles.end(), role) != roles.end();
 }
 
-int64_t NowSeconds() { return absl::ToUnixSeconds(absl::Now()); }
-
 absl::StatusOr<Caller> Authenticator::Authenticate(const grpc::ServerContextBase& ctx) const {
   std::string_view header = Metadata(ctx, "authorization");
   constexpr std::string_view kBearer = "Bearer ";

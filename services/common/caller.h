@@ -39,7 +39,4 @@ class Authenticator {
 /// The request id the gateway sent (x-request-id), or "-" when absent.
 std::string RequestIdOf(const grpc::ServerContextBase& ctx);
 
-/// Current time in seconds since the epoch.
-int64_t NowSeconds();
-
 }  // namespace admissions

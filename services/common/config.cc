@@ -40,8 +40,8 @@ const std::string* Config::Lookup(const std::string& flag, const std::string& en
   return nullptr;
 }
 
-std::string Config::String(const std::string& flag, const std::string& env,
-                           const std::string& def, const std::string& help) {
+std::string Config::String(const std::string& flag, const std::string& env, const std::string& def,
+                           const std::string& help) {
   declared_.push_back({flag, env, def, help});
   const std::string* v = Lookup(flag, env);
   return v ? *v : def;

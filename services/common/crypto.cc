@@ -90,8 +90,7 @@ absl::StatusOr<SecretBox> SecretBox::FromBase64Key(std::string_view key_b64) {
 }
 
 std::string SecretBox::Seal(std::string_view plaintext) const {
-  std::string out(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + plaintext.size(),
-                  '\0');
+  std::string out(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + plaintext.size(), '\0');
   auto* nonce = reinterpret_cast<unsigned char*>(out.data());
   randombytes_buf(nonce, crypto_secretbox_NONCEBYTES);
   crypto_secretbox_easy(nonce + crypto_secretbox_NONCEBYTES,

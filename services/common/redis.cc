@@ -1,7 +1,6 @@
 #include "common/redis.h"
 
 #include <sodium.h>
-
 #include <sys/socket.h>
 
 #include <cstring>
@@ -159,7 +158,6 @@ absl::StatusOr<RedisReply> RedisPool::Command(const std::vector<std::string>& ar
   return out;
 }
 
-
 RedisScript::RedisScript(std::string source) : source_(std::move(source)) {}
 
 absl::StatusOr<RedisReply> RedisScript::Run(RedisPool& pool, const std::vector<std::string>& keys,
@@ -266,14 +264,14 @@ void RedisSubscriber::Loop() {
 
 absl::Status PublishRevocation(RedisPool& pool, const std::string& session_id,
                                int64_t until_seconds) {
-  auto added = pool.Command(
-      {"ZADD", kRevokedSessionsKey, std::to_string(until_seconds), session_id});
+  auto added =
+      pool.Command({"ZADD", kRevokedSessionsKey, std::to_string(until_seconds), session_id});
   if (!added.ok()) return added.status();
   // Entries past their time are of no use to anyone.
-  (void)pool.Command({"ZREMRANGEBYSCORE", kRevokedSessionsKey, "-inf",
-                      std::to_string(NowSeconds())});
-  auto published = pool.Command({"PUBLISH", kRevokedSessionsChannel,
-                                 absl::StrCat(session_id, ":", until_seconds)});
+  (void)pool.Command(
+      {"ZREMRANGEBYSCORE", kRevokedSessionsKey, "-inf", std::to_string(NowSeconds())});
+  auto published = pool.Command(
+      {"PUBLISH", kRevokedSessionsChannel, absl::StrCat(session_id, ":", until_seconds)});
   return published.status();
 }
 
@@ -284,8 +282,7 @@ RevocationFeed::RevocationFeed(RedisAddress address, RevocationList* list)
       [this](const std::string&, const std::string& payload) {
         auto colon = payload.rfind(':');
         int64_t until = 0;
-        if (colon == std::string::npos ||
-            !absl::SimpleAtoi(payload.substr(colon + 1), &until)) {
+        if (colon == std::string::npos || !absl::SimpleAtoi(payload.substr(colon + 1), &until)) {
           return;
         }
         list_->Add(payload.substr(0, colon), until);

@@ -20,9 +20,9 @@ namespace admissions {
 void BlockTerminationSignals();
 
 struct GrpcServerOptions {
-  std::string service_name;        // For logs, e.g. "identity".
-  std::string listen_address;      // "127.0.0.1:0" picks a free port.
-  std::string port_file;           // When set, the bound port is written here.
+  std::string service_name;    // For logs, e.g. "identity".
+  std::string listen_address;  // "127.0.0.1:0" picks a free port.
+  std::string port_file;       // When set, the bound port is written here.
   std::chrono::milliseconds drain_timeout{10000};
 };
 
@@ -56,8 +56,8 @@ grpc::ServerUnaryReactor* RunBlocking(grpc::CallbackServerContext* ctx, BoundedE
     reactor->Finish(ToGrpcStatus(status));
   });
   if (!posted) {
-    reactor->Finish(ToGrpcStatus(Error(absl::StatusCode::kUnavailable, reason::kUnavailable,
-                                       "server is busy, try again")));
+    reactor->Finish(ToGrpcStatus(
+        Error(absl::StatusCode::kUnavailable, reason::kUnavailable, "server is busy, try again")));
   }
   return reactor;
 }

@@ -10,10 +10,10 @@
 #include "grpcpp/support/status.h"
 
 /// Returns from the enclosing function when `expr` (an absl::Status) is not OK.
-#define RETURN_IF_ERROR(expr)                                        \
-  do {                                                               \
-    ::absl::Status admissions_status_ = (expr);                      \
-    if (!admissions_status_.ok()) return admissions_status_;         \
+#define RETURN_IF_ERROR(expr)                                \
+  do {                                                       \
+    ::absl::Status admissions_status_ = (expr);              \
+    if (!admissions_status_.ok()) return admissions_status_; \
   } while (0)
 
 #define ADMISSIONS_CONCAT_INNER_(a, b) a##b

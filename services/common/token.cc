@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "common/status.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -22,6 +23,8 @@ std::string ToJson(const google::protobuf::Message& m) {
 }
 
 }  // namespace
+
+int64_t NowSeconds() { return absl::ToUnixSeconds(absl::Now()); }
 
 std::string KeyId(std::string_view public_key) {
   return HexEncode(Sha256(public_key).substr(0, 8));
@@ -47,7 +50,8 @@ std::string TokenSigner::Sign(const api::v1::TokenClaims& claims) const {
   header.set_alg(kAlg);
   header.set_typ("JWT");
   header.set_kid(kid_);
-  std::string signing_input = Base64UrlEncode(ToJson(header)) + "." + Base64UrlEncode(ToJson(claims));
+  std::string signing_input =
+      Base64UrlEncode(ToJson(header)) + "." + Base64UrlEncode(ToJson(claims));
   unsigned char sig[crypto_sign_BYTES];
   crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(signing_input.data()),
                        signing_input.size(),
@@ -58,9 +62,8 @@ std::string TokenSigner::Sign(const api::v1::TokenClaims& claims) const {
 
 absl::StatusOr<TokenVerifier> TokenVerifier::FromBase64PublicKeys(std::string_view keys_b64) {
   TokenVerifier verifier;
-  for (absl::string_view part :
-       absl::StrSplit(absl::string_view(keys_b64.data(), keys_b64.size()), ',',
-                      absl::SkipWhitespace())) {
+  for (absl::string_view part : absl::StrSplit(absl::string_view(keys_b64.data(), keys_b64.size()),
+                                               ',', absl::SkipWhitespace())) {
     auto key = Base64Decode(std::string_view(part.data(), part.size()));
     if (!key || key->size() != crypto_sign_PUBLICKEYBYTES) {
       return absl::InvalidArgumentError("token public key must be 32 bytes in base64");

@@ -44,6 +44,9 @@ class TokenVerifier {
   std::vector<std::string> public_keys_;
 };
 
+/// Current time in seconds since the epoch.
+int64_t NowSeconds();
+
 /// The key id of a public key: hex of the first 8 bytes of its SHA-256.
 std::string KeyId(std::string_view public_key);
 

@@ -181,7 +181,8 @@ absl::StatusOr<v1::SessionTokens> IdentityLogic::Issue(const Account& account,
   v1::SessionTokens tokens;
   tokens.set_access_token(signer_.Sign(claims));
   tokens.set_refresh_token(refresh_token);
-  tokens.set_expires_in_seconds(static_cast<int32_t>(absl::ToInt64Seconds(settings_.access_token_ttl)));
+  tokens.set_expires_in_seconds(
+      static_cast<int32_t>(absl::ToInt64Seconds(settings_.access_token_ttl)));
   return tokens;
 }
 
@@ -249,8 +250,8 @@ absl::StatusOr<v1::SessionTokens> IdentityLogic::RefreshSession(
 }
 
 absl::Status IdentityLogic::DeleteCurrentSession(const Caller& caller) {
-  ASSIGN_OR_RETURN(bool revoked, store_->RevokeSession(caller.session_id, caller.account_id,
-                                                       "logout"));
+  ASSIGN_OR_RETURN(bool revoked,
+                   store_->RevokeSession(caller.session_id, caller.account_id, "logout"));
   if (!revoked) return SessionEnded();
   Broadcast(caller.session_id);
   Log(LogLevel::kInfo, "session_ended", {{"session", caller.session_id}});

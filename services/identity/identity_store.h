@@ -77,9 +77,8 @@ class IdentityStore {
 
   virtual absl::Status SaveSmsCode(const std::string& phone_index, int purpose,
                                    const std::string& code_hash, absl::Duration ttl) = 0;
-  virtual absl::Status AppendOutbox(const std::string& phone_index,
-                                    const std::string& phone_sealed, int purpose,
-                                    const std::string& code_sealed) = 0;
+  virtual absl::Status AppendOutbox(const std::string& phone_index, const std::string& phone_sealed,
+                                    int purpose, const std::string& code_sealed) = 0;
   virtual absl::StatusOr<std::vector<OutboxRow>> ListOutbox(const std::string& phone_index,
                                                             int limit) = 0;
 

@@ -42,13 +42,14 @@ int main(int argc, char** argv) {
       config.String("port_file", "PORT_FILE", "", "file to write the bound gRPC port to");
   const std::string pg_uri =
       config.String("pg_uri", "PG_URI", "", "PostgreSQL connection URI (required)");
-  const std::string redis_url =
-      config.String("redis_url", "REDIS_URL", "", "Redis URL redis://host:port (rate limits, "
-                                                  "session revocation broadcast)");
+  const std::string redis_url = config.String("redis_url", "REDIS_URL", "",
+                                              "Redis URL redis://host:port (rate limits, "
+                                              "session revocation broadcast)");
   const bool dev_mode = config.Bool("dev_mode", "DEV_MODE", false,
                                     "development mode: SMS outbox endpoint, dev operator account");
-  const std::string signing_key = config.String("token_signing_key", "TOKEN_SIGNING_KEY", "",
-                                                "Ed25519 seed for access tokens, base64 (required)");
+  const std::string signing_key =
+      config.String("token_signing_key", "TOKEN_SIGNING_KEY", "",
+                    "Ed25519 seed for access tokens, base64 (required)");
   const std::string public_keys =
       config.String("token_public_keys", "TOKEN_PUBLIC_KEYS", "",
                     "accepted token public keys, base64, comma-separated (default: the signing "
@@ -59,15 +60,15 @@ int main(int argc, char** argv) {
                                               "key of the blind indexes, base64 (required)");
   const int64_t pool_size = config.Int("pg_pool_size", "IDENTITY_PG_POOL_SIZE", 8,
                                        "PostgreSQL connections (and executor threads)");
-  const int64_t access_ttl = config.Int("access_token_ttl_seconds", "ACCESS_TOKEN_TTL_SECONDS",
-                                        900, "access token lifetime");
+  const int64_t access_ttl = config.Int("access_token_ttl_seconds", "ACCESS_TOKEN_TTL_SECONDS", 900,
+                                        "access token lifetime");
   const int64_t session_ttl = config.Int("session_ttl_seconds", "SESSION_TTL_SECONDS",
                                          30 * 24 * 3600, "login session (refresh) lifetime");
   const int64_t sms_interval =
       config.Int("sms_min_interval_seconds", "SMS_MIN_INTERVAL_SECONDS", 60,
                  "least time between two SMS codes to one phone for one purpose");
-  const int64_t argon_ops = config.Int("argon2_opslimit", "ARGON2_OPSLIMIT", 2,
-                                       "Argon2id passes (OWASP minimum 2)");
+  const int64_t argon_ops =
+      config.Int("argon2_opslimit", "ARGON2_OPSLIMIT", 2, "Argon2id passes (OWASP minimum 2)");
   const int64_t argon_mem = config.Int("argon2_memlimit_kib", "ARGON2_MEMLIMIT_KIB", 19456,
                                        "Argon2id memory in KiB (OWASP minimum 19456)");
   const std::string log_level = config.String("log_level", "LOG_LEVEL", "info", "log level");
@@ -83,10 +84,9 @@ int main(int argc, char** argv) {
   }
 
   auto signer = OrDie(TokenSigner::FromBase64Seed(signing_key), "token_signing_key");
-  auto verifier = OrDie(
-      TokenVerifier::FromBase64PublicKeys(public_keys.empty() ? signer.PublicKeyBase64()
-                                                              : public_keys),
-      "token_public_keys");
+  auto verifier = OrDie(TokenVerifier::FromBase64PublicKeys(
+                            public_keys.empty() ? signer.PublicKeyBase64() : public_keys),
+                        "token_public_keys");
   auto box = OrDie(SecretBox::FromBase64Key(pii_key), "pii_encryption_key");
   auto index = OrDie(BlindIndex::FromBase64Key(index_key), "pii_index_key");
 

@@ -141,8 +141,7 @@ PgIdentityStore::PgIdentityStore(const std::string& uri, int pool_size)
 absl::Status PgIdentityStore::SaveSmsCode(const std::string& phone_index, int purpose,
                                           const std::string& code_hash, absl::Duration ttl) {
   return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    tx.exec_prepared0(kInsertCode, phone_index, purpose, code_hash,
-                      absl::ToDoubleSeconds(ttl));
+    tx.exec_prepared0(kInsertCode, phone_index, purpose, code_hash, absl::ToDoubleSeconds(ttl));
     return absl::OkStatus();
   });
 }
@@ -186,9 +185,8 @@ absl::StatusOr<std::pair<CodeOutcome, std::string>> PgIdentityStore::RegisterWit
     }
     try {
       auto row = tx.exec_prepared1(kInsertAccount, a.name, a.id_type, a.id_number_sealed,
-                                   a.id_number_index, a.phone_sealed, a.phone_index,
-                                   a.login_name, a.password_hash, a.school_id,
-                                   absl::StrJoin(a.roles, ","));
+                                   a.id_number_index, a.phone_sealed, a.phone_index, a.login_name,
+                                   a.password_hash, a.school_id, absl::StrJoin(a.roles, ","));
       return Result{CodeOutcome::kAccepted, row[0].as<std::string>()};
     } catch (const pqxx::unique_violation& e) {
       // Lost a race with a concurrent registration of the same phone or ID number.

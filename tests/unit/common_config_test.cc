@@ -1,7 +1,7 @@
-#include "common/config.h"
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
+
+#include "common/config.h"
 
 namespace admissions {
 namespace {

@@ -1,6 +1,6 @@
-#include "common/status.h"
-
 #include <gtest/gtest.h>
+
+#include "common/status.h"
 
 namespace admissions {
 namespace {

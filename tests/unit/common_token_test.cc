@@ -1,9 +1,8 @@
-#include "common/token.h"
-
 #include <gtest/gtest.h>
 
 #include "common/crypto.h"
 #include "common/status.h"
+#include "common/token.h"
 
 namespace admissions {
 namespace {
@@ -49,8 +48,8 @@ TEST_F(TokenTest, TamperedClaimsAreRefused) {
   // Claims of one token with the signature of another.
   size_t d1 = token.find('.'), d2 = token.rfind('.');
   size_t o1 = other.find('.'), o2 = other.rfind('.');
-  std::string spliced = token.substr(0, d1 + 1) + other.substr(o1 + 1, o2 - o1 - 1) +
-                        token.substr(d2);
+  std::string spliced =
+      token.substr(0, d1 + 1) + other.substr(o1 + 1, o2 - o1 - 1) + token.substr(d2);
   EXPECT_EQ(verifier_->Verify(spliced, 1500).status().code(), absl::StatusCode::kUnauthenticated);
 }
 
@@ -59,7 +58,8 @@ TEST_F(TokenTest, AlgNoneIsRefused) {
   std::string header = Base64UrlEncode(R"({"alg":"none","typ":"JWT"})");
   std::string claims = token.substr(token.find('.') + 1, token.rfind('.') - token.find('.') - 1);
   EXPECT_FALSE(verifier_->Verify(header + "." + claims + ".", 1500).ok());
-  auto st = verifier_->Verify(header + "." + claims + "." + token.substr(token.rfind('.') + 1), 1500);
+  auto st =
+      verifier_->Verify(header + "." + claims + "." + token.substr(token.rfind('.') + 1), 1500);
   EXPECT_EQ(st.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_NE(st.status().message().find("algorithm"), std::string::npos);
 }

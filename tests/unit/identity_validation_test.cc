@@ -1,9 +1,8 @@
-#include "identity/validation.h"
-
 #include <gtest/gtest.h>
 
 #include "common/status.h"
 #include "identity/password.h"
+#include "identity/validation.h"
 
 namespace admissions::identity {
 namespace {
@@ -25,8 +24,7 @@ TEST(ResidentIdTest, NormalizeUppercasesAndNamesTheField) {
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(DetailsOf(bad.status()).at("field"), "idNumber");
   EXPECT_NE(bad.status().message().find("check digit"), std::string::npos);
-  EXPECT_EQ(DetailsOf(NormalizeIdNumber(v1::ID_TYPE_UNSPECIFIED, "E12345678").status())
-                .at("field"),
+  EXPECT_EQ(DetailsOf(NormalizeIdNumber(v1::ID_TYPE_UNSPECIFIED, "E12345678").status()).at("field"),
             "idType");
   EXPECT_EQ(*NormalizeIdNumber(v1::PASSPORT, "e1234567"), "E1234567");
   EXPECT_FALSE(NormalizeIdNumber(v1::PASSPORT, "E12-34567").ok());
