@@ -49,4 +49,17 @@ std::string RequestIdOf(const grpc::ServerContextBase& ctx) {
   return id.empty() ? "-" : std::string(id);
 }
 
+std::string ClientIpOf(const grpc::ServerContextBase& ctx) {
+  std::string_view v = Metadata(ctx, "x-forwarded-for");
+  auto comma = v.find(',');
+  if (comma != std::string_view::npos) v = v.substr(0, comma);
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  return v.size() > 64 ? std::string() : std::string(v);
+}
+
+RequestMeta RequestMetaOf(const grpc::ServerContextBase& ctx) {
+  return RequestMeta{RequestIdOf(ctx), ClientIpOf(ctx)};
+}
+
 }  // namespace admissions

@@ -39,4 +39,14 @@ class Authenticator {
 /// The request id the gateway sent (x-request-id), or "-" when absent.
 std::string RequestIdOf(const grpc::ServerContextBase& ctx);
 
+/// The client's address as the gateway saw it (first x-forwarded-for entry), or "".
+std::string ClientIpOf(const grpc::ServerContextBase& ctx);
+
+/// What a service may log or audit about a request.
+struct RequestMeta {
+  std::string request_id;
+  std::string ip;
+};
+RequestMeta RequestMetaOf(const grpc::ServerContextBase& ctx);
+
 }  // namespace admissions

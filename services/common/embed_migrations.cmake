@@ -1,4 +1,5 @@
-# cmake -DOUT=file.cc -DFUNC=name -DFILES="a.sql;b.sql" -P embed_migrations.cmake
+# cmake -DOUT=file.cc -DFUNC=name -DFILES="a.sql|b.sql" -P embed_migrations.cmake
+string(REPLACE "|" ";" FILES "${FILES}")
 set(body "#include \"common/migrations.h\"\n\nnamespace admissions::generated {\n\n")
 string(APPEND body "const std::vector<Migration>& ${FUNC}() {\n")
 string(APPEND body "  static const std::vector<Migration> kMigrations = {\n")

@@ -35,7 +35,9 @@ std::string SixDigits() {
   return buf;
 }
 
-bool RequirePurpose(v1::SmsPurpose p) { return p == v1::REGISTER || p == v1::RESET_PASSWORD; }
+bool RequirePurpose(v1::SmsPurpose p) {
+  return p == v1::REGISTER || p == v1::RESET_PASSWORD || p == v1::RECOVER_USERNAME;
+}
 
 }  // namespace
 
@@ -89,25 +91,31 @@ absl::Status IdentityLogic::TakeSlot(const std::string& key, absl::Duration inte
                {{"retryAfterSeconds", std::to_string(wait)}});
 }
 
-absl::Status IdentityLogic::CheckLoginFailures(const std::string& key) {
+absl::Status IdentityLogic::CheckCounter(const std::string& key, int limit, std::string_view what) {
   if (redis_ == nullptr) return absl::OkStatus();
   auto count = redis_->Command({"GET", key});
   if (!count.ok() || count->is_nil()) return absl::OkStatus();
-  if (std::atoll(count->str.c_str()) < settings_.login_max_failures) return absl::OkStatus();
+  if (std::atoll(count->str.c_str()) < limit) return absl::OkStatus();
   auto ttl = redis_->Command({"TTL", key});
   int64_t wait = ttl.ok() && ttl->integer > 0 ? ttl->integer : 60;
   return Error(absl::StatusCode::kResourceExhausted, reason::kRateLimited,
-               absl::StrCat("too many failed logins; try again in ", wait, " seconds"),
+               absl::StrCat("too many ", std::string(what), "; try again in ", wait, " seconds"),
                {{"retryAfterSeconds", std::to_string(wait)}});
 }
 
-void IdentityLogic::CountLoginFailure(const std::string& key) {
+void IdentityLogic::Count(const std::string& key, absl::Duration window) {
   if (redis_ == nullptr) return;
   auto n = redis_->Command({"INCR", key});
   if (n.ok() && n->integer == 1) {
-    (void)redis_->Command(
-        {"EXPIRE", key, std::to_string(absl::ToInt64Seconds(settings_.login_failure_window))});
+    (void)redis_->Command({"EXPIRE", key, std::to_string(absl::ToInt64Seconds(window))});
   }
+}
+
+void IdentityLogic::Audit(std::string kind, const std::string& account_id, const RequestMeta& meta,
+                          std::string detail) {
+  auto st = store_->AppendAudit(
+      AuditEvent{std::move(kind), account_id, "", std::move(detail), meta.request_id, meta.ip});
+  if (!st.ok()) Log(LogLevel::kError, "audit_failed", {{"error", st.message()}});
 }
 
 void IdentityLogic::Broadcast(const std::string& session_id) {
@@ -118,15 +126,20 @@ void IdentityLogic::Broadcast(const std::string& session_id) {
   }
 }
 
-absl::Status IdentityLogic::SendSmsCode(const v1::SendSmsCodeRequest& req) {
+absl::Status IdentityLogic::SendSmsCode(const v1::SendSmsCodeRequest& req,
+                                        const RequestMeta& meta) {
   RETURN_IF_ERROR(ValidatePhone(req.phone()));
   if (!RequirePurpose(req.purpose())) {
-    return InvalidField("purpose", "purpose must be REGISTER or RESET_PASSWORD");
+    return InvalidField("purpose", "purpose must be REGISTER, RESET_PASSWORD or RECOVER_USERNAME");
   }
   std::string phone_index = HexEncode(index_.Compute(kPhoneDomain, req.phone()));
+  std::string ip_key = absl::StrCat("rl:sms-ip:", meta.ip);
+  if (!meta.ip.empty())
+    RETURN_IF_ERROR(CheckCounter(ip_key, settings_.sms_max_per_ip, "SMS codes"));
   RETURN_IF_ERROR(TakeSlot(absl::StrCat("rl:sms:", phone_index, ":", req.purpose()),
                            settings_.sms_min_interval));
-  if (req.purpose() == v1::RESET_PASSWORD) {
+  if (!meta.ip.empty()) Count(ip_key, absl::Hours(1));
+  if (req.purpose() != v1::REGISTER) {
     // Answer alike for unknown phones, but send nothing to them.
     ASSIGN_OR_RETURN(auto account, store_->FindByLogin("", phone_index, ""));
     if (!account) return absl::OkStatus();
@@ -178,6 +191,8 @@ absl::StatusOr<v1::SessionTokens> IdentityLogic::Issue(const Account& account,
   claims.set_school(account.school_id);
   claims.set_iat(now);
   claims.set_exp(now + absl::ToInt64Seconds(settings_.access_token_ttl));
+  claims.set_agr(account.agreement_version);
+  claims.set_fv(account.face_verified);
   v1::SessionTokens tokens;
   tokens.set_access_token(signer_.Sign(claims));
   tokens.set_refresh_token(refresh_token);
@@ -186,8 +201,8 @@ absl::StatusOr<v1::SessionTokens> IdentityLogic::Issue(const Account& account,
   return tokens;
 }
 
-absl::StatusOr<v1::SessionTokens> IdentityLogic::CreateSession(
-    const v1::CreateSessionRequest& req) {
+absl::StatusOr<v1::SessionTokens> IdentityLogic::CreateSession(const v1::CreateSessionRequest& req,
+                                                               const RequestMeta& meta) {
   std::string login(absl::StripAsciiWhitespace(req.login()));
   if (login.empty() || login.size() > 64) {
     return InvalidField("login", "login must be a phone number, an ID number or a staff login");
@@ -198,16 +213,22 @@ absl::StatusOr<v1::SessionTokens> IdentityLogic::CreateSession(
   std::string phone_index = HexEncode(index_.Compute(kPhoneDomain, login));
   std::string id_index = HexEncode(index_.Compute(kIdDomain, absl::AsciiStrToUpper(login)));
   std::string limit_key = absl::StrCat("rl:login:", id_index);
-  RETURN_IF_ERROR(CheckLoginFailures(limit_key));
+  std::string ip_key = absl::StrCat("rl:login-ip:", meta.ip);
+  absl::Status throttled = CheckCounter(limit_key, settings_.login_max_failures, "failed logins");
+  if (throttled.ok() && !meta.ip.empty()) {
+    throttled = CheckCounter(ip_key, settings_.login_max_failures_ip, "failed logins");
+  }
+  if (!throttled.ok()) {
+    Audit("LOGIN_THROTTLED", "", meta);
+    return throttled;
+  }
 
   ASSIGN_OR_RETURN(auto account, store_->FindByLogin(login, phone_index, id_index));
-  if (!account) {
-    (void)VerifyPassword(req.password(), dummy_hash_);
-    CountLoginFailure(limit_key);
-    return WrongLogin();
-  }
-  if (!VerifyPassword(req.password(), account->password_hash)) {
-    CountLoginFailure(limit_key);
+  bool ok = VerifyPassword(req.password(), account ? account->password_hash : dummy_hash_);
+  if (!account || !ok) {
+    Count(limit_key, settings_.login_failure_window);
+    if (!meta.ip.empty()) Count(ip_key, settings_.login_failure_window);
+    Audit("LOGIN_FAILED", account ? account->id : "", meta);
     return WrongLogin();
   }
   if (NeedsRehash(account->password_hash, settings_.password)) {
@@ -219,6 +240,7 @@ absl::StatusOr<v1::SessionTokens> IdentityLogic::CreateSession(
   ASSIGN_OR_RETURN(std::string session_id,
                    store_->CreateSession(account->id, TokenHash(refresh), settings_.session_ttl));
   Log(LogLevel::kInfo, "session_created", {{"account", account->id}, {"session", session_id}});
+  Audit("LOGIN", account->id, meta);
   return Issue(*account, session_id, refresh);
 }
 
@@ -258,7 +280,8 @@ absl::Status IdentityLogic::DeleteCurrentSession(const Caller& caller) {
   return absl::OkStatus();
 }
 
-absl::Status IdentityLogic::ResetPassword(const v1::ResetPasswordRequest& req) {
+absl::Status IdentityLogic::ResetPassword(const v1::ResetPasswordRequest& req,
+                                          const RequestMeta& meta) {
   std::string login(absl::StripAsciiWhitespace(req.login()));
   if (login.empty() || login.size() > 64) {
     return InvalidField("login", "login must be a phone number or an ID number");
@@ -284,7 +307,30 @@ absl::Status IdentityLogic::ResetPassword(const v1::ResetPasswordRequest& req) {
   RETURN_IF_ERROR(CodeError(result.outcome));
   for (const auto& sid : result.revoked_sessions) Broadcast(sid);
   Log(LogLevel::kInfo, "password_reset", {{"account", account->id}});
+  Audit("PASSWORD_RESET", account->id, meta,
+        absl::StrCat(result.revoked_sessions.size(), " sessions ended"));
   return absl::OkStatus();
+}
+
+absl::StatusOr<v1::RecoverUsernameResponse> IdentityLogic::RecoverUsername(
+    const v1::RecoverUsernameRequest& req) {
+  RETURN_IF_ERROR(ValidatePhone(req.phone()));
+  if (req.sms_code().size() != 6) return InvalidField("smsCode", "the SMS code has 6 digits");
+  std::string phone_index = HexEncode(index_.Compute(kPhoneDomain, req.phone()));
+  CodeCheck check{phone_index, v1::RECOVER_USERNAME,
+                  CodeHash(phone_index, v1::RECOVER_USERNAME, req.sms_code()),
+                  settings_.sms_max_attempts};
+  ASSIGN_OR_RETURN(CodeOutcome outcome, store_->ConsumeCode(check));
+  RETURN_IF_ERROR(CodeError(outcome));
+  ASSIGN_OR_RETURN(auto account, store_->FindByLogin("", phone_index, ""));
+  if (!account) return CodeError(CodeOutcome::kMissing);
+  v1::RecoverUsernameResponse resp;
+  resp.set_phone_masked(MaskPhone(req.phone()));
+  resp.set_id_type(static_cast<v1::IdType>(account->id_type));
+  if (auto sealed = Base64Decode(account->id_number_sealed)) {
+    if (auto id = box_.Open(*sealed); id.ok()) resp.set_id_number_masked(MaskIdNumber(*id));
+  }
+  return resp;
 }
 
 absl::StatusOr<v1::Me> IdentityLogic::GetMe(const Caller& caller) {
@@ -309,8 +355,14 @@ absl::StatusOr<v1::Me> IdentityLogic::GetMe(const Caller& caller) {
     v1::Role role;
     if (v1::Role_Parse(r, &role)) me.add_roles(role);
   }
-  // Agreement, face verification, notice and manual review arrive with their
-  // issues (3 and 4); until then no account has done any of them.
+  if (gates_ != nullptr) {
+    ASSIGN_OR_RETURN(GateRow g, gates_->Gates(account->id));
+    me.set_agreement_accepted(g.accepted_version >= g.current_version);
+    me.set_face_verified(g.face_verified);
+    me.set_manual_review(g.manual_review);
+  }
+  // noticeRead belongs to enrollment (the system notice) and is false until that
+  // service answers for it.
   return me;
 }
 

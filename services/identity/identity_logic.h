@@ -22,8 +22,10 @@ struct IdentitySettings {
   absl::Duration sms_code_ttl = absl::Minutes(5);
   absl::Duration sms_min_interval = absl::Seconds(60);
   int sms_max_attempts = 5;
-  int login_max_failures = 10;
+  int login_max_failures = 10;     // Per login.
+  int login_max_failures_ip = 50;  // Per client address.
   absl::Duration login_failure_window = absl::Minutes(15);
+  int sms_max_per_ip = 20;  // SMS codes per client address per hour.
   PasswordParams password;
 };
 
@@ -36,18 +38,24 @@ class IdentityLogic {
   IdentityLogic(IdentityStore* store, SmsSender* sms, RedisPool* redis, TokenSigner signer,
                 SecretBox box, BlindIndex index, IdentitySettings settings);
 
-  absl::Status SendSmsCode(const v1::SendSmsCodeRequest& req);
+  absl::Status SendSmsCode(const v1::SendSmsCodeRequest& req, const RequestMeta& meta = {});
   absl::StatusOr<v1::CreateAccountResponse> CreateAccount(const v1::CreateAccountRequest& req);
-  absl::StatusOr<v1::SessionTokens> CreateSession(const v1::CreateSessionRequest& req);
+  absl::StatusOr<v1::SessionTokens> CreateSession(const v1::CreateSessionRequest& req,
+                                                  const RequestMeta& meta = {});
   absl::StatusOr<v1::SessionTokens> RefreshSession(const v1::RefreshSessionRequest& req);
   absl::Status DeleteCurrentSession(const Caller& caller);
-  absl::Status ResetPassword(const v1::ResetPasswordRequest& req);
+  absl::Status ResetPassword(const v1::ResetPasswordRequest& req, const RequestMeta& meta = {});
+  absl::StatusOr<v1::RecoverUsernameResponse> RecoverUsername(
+      const v1::RecoverUsernameRequest& req);
   absl::StatusOr<v1::Me> GetMe(const Caller& caller);
   /// Development mode only (NOT_FOUND otherwise).
   absl::StatusOr<v1::ListSmsOutboxResponse> ListSmsOutbox(const v1::ListSmsOutboxRequest& req);
 
   /// Development mode: the platform operator "operator" with `password`, once.
   absl::Status EnsureDevOperator(const std::string& password);
+
+  /// When set, GET /v1/me reports the agreement, verification and review state.
+  void set_gate_store(GateStore* gates) { gates_ = gates; }
 
   const SecretBox& box() const { return box_; }
   const BlindIndex& index() const { return index_; }
@@ -60,11 +68,16 @@ class IdentityLogic {
   /// Redis SET NX EX: OK when the key was free, RATE_LIMITED with retryAfterSeconds
   /// otherwise. Fails open (logged) when Redis is unreachable.
   absl::Status TakeSlot(const std::string& key, absl::Duration interval);
-  absl::Status CheckLoginFailures(const std::string& key);
-  void CountLoginFailure(const std::string& key);
+  /// RATE_LIMITED when the counter at `key` has reached `limit`.
+  absl::Status CheckCounter(const std::string& key, int limit, std::string_view what);
+  /// Increments the counter at `key`, which lives for `window` from its first count.
+  void Count(const std::string& key, absl::Duration window);
+  void Audit(std::string kind, const std::string& account_id, const RequestMeta& meta,
+             std::string detail = "");
   void Broadcast(const std::string& session_id);
 
   IdentityStore* store_;
+  GateStore* gates_ = nullptr;
   SmsSender* sms_;
   RedisPool* redis_;
   TokenSigner signer_;

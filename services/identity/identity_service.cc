@@ -21,10 +21,21 @@ grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* ctx, const absl::S
 
 }  // namespace
 
+template <typename Fn>
+grpc::ServerUnaryReactor* IdentityService::Authed(grpc::CallbackServerContext* ctx, Fn&& fn) {
+  auto caller = auth_->Authenticate(*ctx);
+  if (!caller.ok()) return Refuse(ctx, caller.status());
+  return RunBlocking(ctx, executor_, [fn = std::forward<Fn>(fn), caller = *std::move(caller)] {
+    return fn(caller);
+  });
+}
+
 grpc::ServerUnaryReactor* IdentityService::SendSmsCode(grpc::CallbackServerContext* ctx,
                                                        const v1::SendSmsCodeRequest* req,
                                                        v1::SendSmsCodeResponse*) {
-  return RunBlocking(ctx, executor_, [this, req] { return logic_->SendSmsCode(*req); });
+  return RunBlocking(ctx, executor_, [this, req, meta = RequestMetaOf(*ctx)] {
+    return logic_->SendSmsCode(*req, meta);
+  });
 }
 
 grpc::ServerUnaryReactor* IdentityService::CreateAccount(grpc::CallbackServerContext* ctx,
@@ -37,8 +48,9 @@ grpc::ServerUnaryReactor* IdentityService::CreateAccount(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* IdentityService::CreateSession(grpc::CallbackServerContext* ctx,
                                                          const v1::CreateSessionRequest* req,
                                                          v1::SessionTokens* resp) {
-  return RunBlocking(ctx, executor_,
-                     [this, req, resp] { return Into(logic_->CreateSession(*req), resp); });
+  return RunBlocking(ctx, executor_, [this, req, resp, meta = RequestMetaOf(*ctx)] {
+    return Into(logic_->CreateSession(*req, meta), resp);
+  });
 }
 
 grpc::ServerUnaryReactor* IdentityService::RefreshSession(grpc::CallbackServerContext* ctx,
@@ -61,7 +73,9 @@ grpc::ServerUnaryReactor* IdentityService::DeleteCurrentSession(
 grpc::ServerUnaryReactor* IdentityService::ResetPassword(grpc::CallbackServerContext* ctx,
                                                          const v1::ResetPasswordRequest* req,
                                                          v1::ResetPasswordResponse*) {
-  return RunBlocking(ctx, executor_, [this, req] { return logic_->ResetPassword(*req); });
+  return RunBlocking(ctx, executor_, [this, req, meta = RequestMetaOf(*ctx)] {
+    return logic_->ResetPassword(*req, meta);
+  });
 }
 
 grpc::ServerUnaryReactor* IdentityService::GetMe(grpc::CallbackServerContext* ctx,
@@ -78,6 +92,155 @@ grpc::ServerUnaryReactor* IdentityService::ListSmsOutbox(grpc::CallbackServerCon
                                                          v1::ListSmsOutboxResponse* resp) {
   return RunBlocking(ctx, executor_,
                      [this, req, resp] { return Into(logic_->ListSmsOutbox(*req), resp); });
+}
+
+grpc::ServerUnaryReactor* IdentityService::RecoverUsername(grpc::CallbackServerContext* ctx,
+                                                           const v1::RecoverUsernameRequest* req,
+                                                           v1::RecoverUsernameResponse* resp) {
+  return RunBlocking(ctx, executor_,
+                     [this, req, resp] { return Into(logic_->RecoverUsername(*req), resp); });
+}
+
+grpc::ServerUnaryReactor* IdentityService::GetAgreement(grpc::CallbackServerContext* ctx,
+                                                        const v1::GetAgreementRequest*,
+                                                        v1::Agreement* resp) {
+  return Authed(ctx,
+                [this, resp](const Caller&) { return Into(verification_->GetAgreement(), resp); });
+}
+
+grpc::ServerUnaryReactor* IdentityService::AcceptAgreement(grpc::CallbackServerContext* ctx,
+                                                           const v1::AcceptAgreementRequest* req,
+                                                           v1::AcceptAgreementResponse*) {
+  return Authed(ctx, [this, req, meta = RequestMetaOf(*ctx)](const Caller& caller) {
+    return verification_->AcceptAgreement(caller, *req, meta);
+  });
+}
+
+grpc::ServerUnaryReactor* IdentityService::PublishAgreement(grpc::CallbackServerContext* ctx,
+                                                            const v1::PublishAgreementRequest* req,
+                                                            v1::PublishAgreementResponse* resp) {
+  return Authed(ctx, [this, req, resp](const Caller& caller) {
+    return Into(verification_->PublishAgreement(caller, *req), resp);
+  });
+}
+
+grpc::ServerUnaryReactor* IdentityService::CreateVerification(
+    grpc::CallbackServerContext* ctx, const v1::CreateVerificationRequest* req,
+    v1::CreateVerificationResponse* resp) {
+  return Authed(ctx, [this, req, resp](const Caller& caller) {
+    return Into(verification_->CreateVerification(caller, *req), resp);
+  });
+}
+
+grpc::ServerUnaryReactor* IdentityService::GetVerification(grpc::CallbackServerContext* ctx,
+                                                           const v1::GetVerificationRequest* req,
+                                                           v1::Verification* resp) {
+  auto caller = auth_->Authenticate(*ctx);
+  if (!caller.ok()) return Refuse(ctx, caller.status());
+  if (req->wait_seconds() < 0 || req->wait_seconds() > 30) {
+    return Refuse(ctx, InvalidField("waitSeconds", "waitSeconds must be 0 to 30"));
+  }
+  if (req->wait_seconds() == 0) {
+    return RunBlocking(ctx, executor_, [this, req, resp, caller = *caller] {
+      return Into(verification_->GetVerification(caller, req->verification_id()), resp);
+    });
+  }
+  // Long poll: register the wait first so that no change slips between the read
+  // and the wait; whichever of the read, the change or the deadline finishes the
+  // call first wins, once.
+  struct Poll {
+    std::atomic<bool> done{false};
+    uint64_t ticket = 0;
+  };
+  auto poll = std::make_shared<Poll>();
+  auto* reactor = ctx->DefaultReactor();
+  VerificationLogic* logic = verification_;
+  BoundedExecutor* executor = executor_;
+  auto read = [logic, req, resp, reactor, poll, caller = *caller](bool final_read) {
+    auto v = logic->GetVerification(caller, req->verification_id());
+    bool settled = !v.ok() || (v->status() != v1::PENDING && v->status() != v1::VERIFYING);
+    if (!settled && !final_read) return;
+    if (!final_read) logic->hub()->Cancel(poll->ticket);
+    if (poll->done.exchange(true)) return;
+    if (v.ok()) *resp = *std::move(v);
+    reactor->Finish(ToGrpcStatus(v.status()));
+  };
+  poll->ticket = verification_->hub()->Wait(
+      req->verification_id(), absl::Now() + absl::Seconds(req->wait_seconds()),
+      [executor, read, poll, reactor](bool) {
+        if (!executor->TryPost([read] { read(true); }) && !poll->done.exchange(true)) {
+          reactor->Finish(ToGrpcStatus(
+              Error(absl::StatusCode::kUnavailable, reason::kUnavailable, "server is busy")));
+        }
+      });
+  if (!executor_->TryPost([read] { read(false); })) {
+    // The waiter still answers at its deadline.
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* IdentityService::ScanVerification(grpc::CallbackServerContext* ctx,
+                                                            const v1::ScanVerificationRequest* req,
+                                                            v1::ScanVerificationResponse* resp) {
+  return Authed(ctx, [this, req, resp](const Caller& caller) {
+    return Into(verification_->Scan(caller, *req), resp);
+  });
+}
+
+grpc::ServerUnaryReactor* IdentityService::FaceNotify(grpc::CallbackServerContext* ctx,
+                                                      const v1::FaceNotifyRequest* req,
+                                                      v1::FaceNotifyResponse* resp) {
+  return RunBlocking(ctx, executor_, [this, req, resp, meta = RequestMetaOf(*ctx)] {
+    return Into(verification_->FaceNotify(*req, meta), resp);
+  });
+}
+
+grpc::ServerUnaryReactor* IdentityService::CompleteVerification(
+    grpc::CallbackServerContext* ctx, const v1::CompleteVerificationRequest* req,
+    v1::CompleteVerificationResponse* resp) {
+  return RunBlocking(ctx, executor_, [this, req, resp, meta = RequestMetaOf(*ctx)] {
+    return Into(verification_->CompleteForDev(*req, meta), resp);
+  });
+}
+
+grpc::ServerUnaryReactor* IdentityService::ListManualReviews(grpc::CallbackServerContext* ctx,
+                                                             const v1::ListManualReviewsRequest*,
+                                                             v1::ListManualReviewsResponse* resp) {
+  return Authed(ctx, [this, resp](const Caller& caller) {
+    return Into(verification_->ListManualReviews(caller), resp);
+  });
+}
+
+grpc::ServerUnaryReactor* IdentityService::DecideManualReview(
+    grpc::CallbackServerContext* ctx, const v1::DecideManualReviewRequest* req,
+    v1::DecideManualReviewResponse* resp) {
+  return Authed(ctx, [this, req, resp, meta = RequestMetaOf(*ctx)](const Caller& caller) {
+    return Into(verification_->DecideManualReview(caller, *req, meta), resp);
+  });
+}
+
+grpc::ServerUnaryReactor* IdentityService::CreateStaff(grpc::CallbackServerContext* ctx,
+                                                       const v1::CreateStaffRequest* req,
+                                                       v1::CreateStaffResponse* resp) {
+  return Authed(ctx, [this, req, resp, meta = RequestMetaOf(*ctx)](const Caller& caller) {
+    return Into(verification_->CreateStaff(caller, *req, meta), resp);
+  });
+}
+
+grpc::ServerUnaryReactor* IdentityService::CheckRoomVerification(
+    grpc::CallbackServerContext* ctx, const v1::CheckRoomVerificationRequest* req,
+    v1::CheckRoomVerificationResponse* resp) {
+  return RunBlocking(ctx, executor_, [this, req, resp] {
+    return Into(verification_->CheckRoomVerification(*req), resp);
+  });
+}
+
+grpc::ServerUnaryReactor* IdentityService::GetGateState(grpc::CallbackServerContext* ctx,
+                                                        const v1::GetGateStateRequest* req,
+                                                        v1::GateState* resp) {
+  return RunBlocking(ctx, executor_, [this, req, resp] {
+    return Into(verification_->GetGateState(req->account_id()), resp);
+  });
 }
 
 }  // namespace admissions::identity

@@ -20,6 +20,8 @@ struct Account {
   std::string password_hash;
   std::string school_id;
   std::vector<std::string> roles;
+  bool face_verified = false;
+  int agreement_version = 0;  // The newest version accepted, 0 when none.
 };
 
 struct NewAccount {
@@ -70,6 +72,16 @@ struct PasswordResetResult {
   std::vector<std::string> revoked_sessions;
 };
 
+/// One row of the append-only security audit.
+struct AuditEvent {
+  std::string kind;        // LOGIN, LOGIN_FAILED, PASSWORD_RESET, VERIFICATION_PASSED, ...
+  std::string account_id;  // Whom it concerns; may be empty.
+  std::string actor_id;    // Who did it, when not the account itself.
+  std::string detail;
+  std::string request_id;
+  std::string ip;
+};
+
 /// Identity's storage. Every method is one transaction. Blocking.
 class IdentityStore {
  public:
@@ -116,6 +128,105 @@ class IdentityStore {
   /// The account, when `session_id` is one of its live sessions.
   virtual absl::StatusOr<std::optional<Account>> FindBySession(const std::string& account_id,
                                                                const std::string& session_id) = 0;
+  /// Checks and consumes the latest code for the phone and purpose, alone.
+  virtual absl::StatusOr<CodeOutcome> ConsumeCode(const CodeCheck& code) = 0;
+  /// A staff account; ALREADY_EXISTS (details.field login) when the login is taken.
+  virtual absl::StatusOr<std::string> CreateStaffAccount(const NewAccount& account) = 0;
+  virtual absl::Status AppendAudit(const AuditEvent& event) = 0;
+};
+
+// ---- What gates a candidate: agreements, real-person verification, manual review.
+
+struct AgreementRow {
+  int version = 0;
+  std::string title, text;
+  absl::Time published_at;
+};
+
+struct GateRow {
+  int accepted_version = 0;
+  int current_version = 0;
+  bool face_verified = false;
+  bool manual_review = false;
+  int face_failures = 0;
+};
+
+struct VerificationRow {
+  std::string id, account_id, session_id, room_id;
+  int purpose = 0;
+  int status = 0;  // identity.v1.VerificationStatus; EXPIRED when past its time.
+  absl::Time expires_at, finished_at;
+  bool finished = false;
+  int failures_so_far = 0;
+};
+
+enum class ScanOutcome {
+  kScanned,
+  kUnknown,
+  kExpired,
+  kForeignAccount,
+  kAlreadyUsed,
+  kSessionEnded
+};
+
+struct FaceResult {
+  std::string verification_id;
+  bool passed = false;
+  double score = 0;
+  std::string provider_ref;
+};
+
+enum class ApplyOutcome { kApplied, kReplayedNonce, kUnknownVerification, kAlreadyFinished };
+
+struct ApplyResult {
+  ApplyOutcome outcome = ApplyOutcome::kUnknownVerification;
+  std::string account_id;
+  bool review_opened = false;
+};
+
+struct ReviewRow {
+  std::string account_id, name, id_number_sealed;
+  int failures = 0;
+  absl::Time created_at;
+};
+
+class GateStore {
+ public:
+  virtual ~GateStore() = default;
+
+  virtual absl::StatusOr<AgreementRow> CurrentAgreement() = 0;
+  virtual absl::StatusOr<int> PublishAgreement(const std::string& title, const std::string& text,
+                                               const std::string& by) = 0;
+  /// False when `version` is not the current one.
+  virtual absl::StatusOr<bool> AcceptAgreement(const std::string& account_id, int version,
+                                               const AuditEvent& audit) = 0;
+  virtual absl::StatusOr<GateRow> Gates(const std::string& account_id) = 0;
+
+  /// Returns {id, expires_at}.
+  virtual absl::StatusOr<std::pair<std::string, absl::Time>> CreateVerification(
+      const std::string& account_id, const std::string& session_id, int purpose,
+      const std::string& room_id, const std::string& qr_hash, absl::Duration ttl) = 0;
+  virtual absl::StatusOr<std::optional<VerificationRow>> FindVerification(
+      const std::string& id) = 0;
+  /// Marks the verification whose QR token hashes to `qr_hash` as VERIFYING, once.
+  virtual absl::StatusOr<std::pair<ScanOutcome, std::string>> Scan(
+      const std::string& qr_hash, const std::string& account_id) = 0;
+  /// Applies a provider result exactly once per nonce and per verification; on the
+  /// failure that takes the count past `max_failures`, opens the account's manual
+  /// review (at most one open review, whatever the concurrency).
+  virtual absl::StatusOr<ApplyResult> ApplyFaceResult(const std::string& nonce,
+                                                      const FaceResult& result, int max_failures,
+                                                      const AuditEvent& audit) = 0;
+  virtual absl::StatusOr<std::vector<ReviewRow>> OpenReviews() = 0;
+  /// False when the account has no open review.
+  virtual absl::StatusOr<bool> DecideReview(const std::string& account_id, bool approve,
+                                            const std::string& reason, const std::string& by,
+                                            const AuditEvent& audit) = 0;
+  /// When the newest PASSED ROOM verification of the account for the room (or the
+  /// one named) finished after `since`, its time.
+  virtual absl::StatusOr<std::optional<absl::Time>> RoomVerifiedSince(
+      const std::string& account_id, const std::string& room_id, const std::string& verification_id,
+      absl::Time since) = 0;
 };
 
 }  // namespace admissions::identity

@@ -13,5 +13,11 @@ int main() {
             << "TOKEN_PUBLIC_KEYS=" << Base64Encode(keys.public_key) << "\n"
             << "PII_ENCRYPTION_KEY=" << Base64Encode(RandomBytes(32)) << "\n"
             << "PII_INDEX_KEY=" << Base64Encode(RandomBytes(32)) << "\n";
+  // The simulated face provider (development) and the public key identity checks
+  // its callbacks with; production sets only the real provider's public key.
+  std::string face_seed = RandomBytes(32);
+  std::cout << "FACE_SIMULATOR_KEY=" << Base64Encode(face_seed) << "\n"
+            << "FACE_PROVIDER_PUBLIC_KEY="
+            << Base64Encode(KeyPairFromSeed(face_seed).value().public_key) << "\n";
   return 0;
 }

@@ -12,6 +12,7 @@
 #include "identity/identity_logic.h"
 #include "identity/identity_service.h"
 #include "identity/pg_identity_store.h"
+#include "identity/verification_logic.h"
 
 namespace admissions::generated {
 const std::vector<Migration>& IdentityMigrations();
@@ -71,6 +72,16 @@ int main(int argc, char** argv) {
       config.Int("argon2_opslimit", "ARGON2_OPSLIMIT", 2, "Argon2id passes (OWASP minimum 2)");
   const int64_t argon_mem = config.Int("argon2_memlimit_kib", "ARGON2_MEMLIMIT_KIB", 19456,
                                        "Argon2id memory in KiB (OWASP minimum 19456)");
+  const std::string face_public_key =
+      config.String("face_provider_public_key", "FACE_PROVIDER_PUBLIC_KEY", "",
+                    "Ed25519 public key of the face provider's callbacks, base64 (required "
+                    "outside development mode)");
+  const std::string face_sim_key =
+      config.String("face_simulator_key", "FACE_SIMULATOR_KEY", "",
+                    "development mode: the simulated face provider's signing seed, base64 "
+                    "(random when empty)");
+  const int64_t qr_ttl = config.Int("verification_ttl_seconds", "VERIFICATION_TTL_SECONDS", 600,
+                                    "lifetime of a verification QR code (at most 600)");
   const std::string log_level = config.String("log_level", "LOG_LEVEL", "info", "log level");
   InitLogging("identity", ParseLogLevel(log_level));
   if (auto st = config.Finish(); !st.ok()) {
@@ -89,6 +100,26 @@ int main(int argc, char** argv) {
                         "token_public_keys");
   auto box = OrDie(SecretBox::FromBase64Key(pii_key), "pii_encryption_key");
   auto index = OrDie(BlindIndex::FromBase64Key(index_key), "pii_index_key");
+
+  std::optional<identity::FaceSimulator> simulator;
+  std::string face_key = face_public_key;
+  if (dev_mode) {
+    simulator = OrDie(identity::FaceSimulator::FromBase64Seed(
+                          face_sim_key.empty() ? Base64Encode(RandomBytes(32)) : face_sim_key),
+                      "face_simulator_key");
+    if (face_key.empty()) face_key = simulator->PublicKeyBase64();
+  }
+  if (face_key.empty()) {
+    std::cerr << "identity-service: --face_provider_public_key is required outside development "
+                 "mode\n";
+    return 2;
+  }
+  if (qr_ttl <= 0 || qr_ttl > 600) {
+    std::cerr << "identity-service: --verification_ttl_seconds must be 1 to 600\n";
+    return 2;
+  }
+  auto face_verifier =
+      OrDie(identity::FaceCallbackVerifier::FromBase64PublicKey(face_key), "face public key");
 
   if (auto st = ApplyMigrations(pg_uri, "identity", generated::IdentityMigrations()); !st.ok()) {
     Log(LogLevel::kError, "migrations_failed", {{"error", st.message()}});
@@ -115,6 +146,24 @@ int main(int argc, char** argv) {
   settings.password.memlimit_bytes = static_cast<size_t>(argon_mem) * 1024;
   identity::IdentityLogic logic(&store, &sms, redis.get(), std::move(signer), std::move(box),
                                 std::move(index), settings);
+  logic.set_gate_store(&store);
+
+  NotificationHub hub;
+  identity::VerificationSettings vsettings;
+  vsettings.dev_mode = dev_mode;
+  vsettings.qr_ttl = absl::Seconds(qr_ttl);
+  vsettings.password = settings.password;
+  identity::VerificationLogic verification(&store, &store, redis.get(), &hub,
+                                           std::move(face_verifier), std::move(simulator),
+                                           &logic.box(), vsettings);
+  verification.AnnounceAgreementVersion();
+  std::unique_ptr<RedisSubscriber> changes;
+  if (redis) {
+    changes = std::make_unique<RedisSubscriber>(
+        redis->address(), std::vector<std::string>{identity::kVerificationChannel},
+        [&verification](const std::string&, const std::string& id) { verification.Changed(id); });
+  }
+
   if (dev_mode) {
     if (auto st = logic.EnsureDevOperator("operator-dev-pass"); !st.ok()) {
       Log(LogLevel::kError, "dev_operator_failed", {{"error", st.message()}});
@@ -124,7 +173,7 @@ int main(int argc, char** argv) {
 
   Authenticator auth(std::move(verifier), &revoked);
   BoundedExecutor executor(static_cast<int>(pool_size), 1024);
-  identity::IdentityService service(&logic, &auth, &executor);
+  identity::IdentityService service(&logic, &verification, &auth, &executor);
 
   GrpcServerOptions options;
   options.service_name = "identity";

@@ -8,7 +8,7 @@
 namespace admissions::identity {
 
 /// The PostgreSQL form of IdentityStore, in schema "identity".
-class PgIdentityStore : public IdentityStore {
+class PgIdentityStore : public IdentityStore, public GateStore {
  public:
   PgIdentityStore(const std::string& uri, int pool_size);
 
@@ -37,6 +37,33 @@ class PgIdentityStore : public IdentityStore {
                                                             const std::string& new_hash) override;
   absl::StatusOr<std::optional<Account>> FindBySession(const std::string& account_id,
                                                        const std::string& session_id) override;
+
+  absl::StatusOr<CodeOutcome> ConsumeCode(const CodeCheck& code) override;
+  absl::StatusOr<std::string> CreateStaffAccount(const NewAccount& account) override;
+  absl::Status AppendAudit(const AuditEvent& event) override;
+
+  absl::StatusOr<AgreementRow> CurrentAgreement() override;
+  absl::StatusOr<int> PublishAgreement(const std::string& title, const std::string& text,
+                                       const std::string& by) override;
+  absl::StatusOr<bool> AcceptAgreement(const std::string& account_id, int version,
+                                       const AuditEvent& audit) override;
+  absl::StatusOr<GateRow> Gates(const std::string& account_id) override;
+  absl::StatusOr<std::pair<std::string, absl::Time>> CreateVerification(
+      const std::string& account_id, const std::string& session_id, int purpose,
+      const std::string& room_id, const std::string& qr_hash, absl::Duration ttl) override;
+  absl::StatusOr<std::optional<VerificationRow>> FindVerification(const std::string& id) override;
+  absl::StatusOr<std::pair<ScanOutcome, std::string>> Scan(const std::string& qr_hash,
+                                                           const std::string& account_id) override;
+  absl::StatusOr<ApplyResult> ApplyFaceResult(const std::string& nonce, const FaceResult& result,
+                                              int max_failures, const AuditEvent& audit) override;
+  absl::StatusOr<std::vector<ReviewRow>> OpenReviews() override;
+  absl::StatusOr<bool> DecideReview(const std::string& account_id, bool approve,
+                                    const std::string& reason, const std::string& by,
+                                    const AuditEvent& audit) override;
+  absl::StatusOr<std::optional<absl::Time>> RoomVerifiedSince(const std::string& account_id,
+                                                              const std::string& room_id,
+                                                              const std::string& verification_id,
+                                                              absl::Time since) override;
 
   PgPool& pool() { return pool_; }
 

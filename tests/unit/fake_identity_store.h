@@ -170,6 +170,19 @@ class FakeIdentityStore : public IdentityStore {
     return std::optional<Account>(accounts[account_id]);
   }
 
+  absl::StatusOr<CodeOutcome> ConsumeCode(const CodeCheck& code) override { return Check(code); }
+  absl::StatusOr<std::string> CreateStaffAccount(const NewAccount& a) override {
+    for (const auto& [id, acc] : accounts) {
+      if (acc.login_name == a.login_name) return absl::AlreadyExistsError("login");
+    }
+    return Add(a);
+  }
+  absl::Status AppendAudit(const AuditEvent& event) override {
+    audit.push_back(event);
+    return absl::OkStatus();
+  }
+
+  std::vector<AuditEvent> audit;
   std::map<std::pair<std::string, int>, Code> codes;
   std::map<std::string, std::vector<OutboxRow>> outbox;
   std::map<std::string, Account> accounts;
