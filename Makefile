@@ -1,0 +1,45 @@
+# The commands of this repository. Each one installs the Debian packages it needs when
+# they are missing, then builds (CMake + Ninja into build/, ccache when present).
+#
+#   make run     the whole backend in development mode on http://127.0.0.1:8080
+#                (GATEWAY_PORT=8081 make run moves it); Ctrl-C stops it
+#   make test    every test, against a PostgreSQL and a Redis of its own
+#                (make test ARGS='-R kustomize' passes arguments to ctest)
+#   make bench   the gateway against nginx; results in tests/bench/results/latest.md
+#   make build   build only
+#   make format  clang-format every tracked C++ file
+#   make openapi regenerate docs/api/openapi.json from the protos
+#   make clean   remove build/ (make run's data in .local/ stays)
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+ARGS ?=
+
+.PHONY: help run test bench build format clean openapi
+
+help:
+	@sed -n '4,13p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+
+run:
+	@bash deploy/local/run.sh
+
+test:
+	@bash deploy/local/test.sh $(ARGS)
+
+bench:
+	@bash tests/bench/bench.sh
+
+build:
+	@bash deploy/local/install-deps.sh && source deploy/local/lib.sh && build
+
+format:
+	@bash deploy/local/install-deps.sh
+	@git ls-files -z -- '*.h' '*.cc' | xargs -0 -r clang-format -i
+
+clean:
+	rm -rf build
+
+openapi:
+	@bash deploy/local/install-deps.sh && source deploy/local/lib.sh && build && \
+	  build/gateway/openapi/openapi-gen --dev > docs/api/openapi.json.tmp && \
+	  mv docs/api/openapi.json.tmp docs/api/openapi.json
