@@ -16,9 +16,11 @@ TEST(MetricsTest, CountsRequestsByStatus) {
   metrics.RecordRequest(0, 401, 0.0001);
   metrics.RecordRequest(1, 418, 0.5);
   std::string text = metrics.Render();
-  EXPECT_TRUE(Contains(text, R"(gateway_requests_total{route="/v1/me",method="GET",status="200"} 2)"))
+  EXPECT_TRUE(
+      Contains(text, R"(gateway_requests_total{route="/v1/me",method="GET",status="200"} 2)"))
       << text;
-  EXPECT_TRUE(Contains(text, R"(gateway_requests_total{route="/v1/me",method="GET",status="401"} 1)"));
+  EXPECT_TRUE(
+      Contains(text, R"(gateway_requests_total{route="/v1/me",method="GET",status="401"} 1)"));
   EXPECT_TRUE(
       Contains(text, R"(gateway_requests_total{route="unmatched",method="POST",status="4xx"} 1)"));
 }
@@ -30,10 +32,14 @@ TEST(MetricsTest, HistogramIsCumulative) {
   metrics.RecordRequest(0, 200, 60);
   std::string text = metrics.Render();
   const std::string labels = R"(route="/v1/me",method="GET")";
-  EXPECT_TRUE(Contains(text, "gateway_request_duration_seconds_bucket{" + labels + R"(,le="0.001"} 1)"));
-  EXPECT_TRUE(Contains(text, "gateway_request_duration_seconds_bucket{" + labels + R"(,le="0.025"} 2)"));
-  EXPECT_TRUE(Contains(text, "gateway_request_duration_seconds_bucket{" + labels + R"(,le="10"} 2)"));
-  EXPECT_TRUE(Contains(text, "gateway_request_duration_seconds_bucket{" + labels + R"(,le="+Inf"} 3)"));
+  EXPECT_TRUE(
+      Contains(text, "gateway_request_duration_seconds_bucket{" + labels + R"(,le="0.001"} 1)"));
+  EXPECT_TRUE(
+      Contains(text, "gateway_request_duration_seconds_bucket{" + labels + R"(,le="0.025"} 2)"));
+  EXPECT_TRUE(
+      Contains(text, "gateway_request_duration_seconds_bucket{" + labels + R"(,le="10"} 2)"));
+  EXPECT_TRUE(
+      Contains(text, "gateway_request_duration_seconds_bucket{" + labels + R"(,le="+Inf"} 3)"));
   EXPECT_TRUE(Contains(text, "gateway_request_duration_seconds_count{" + labels + "} 3"));
 }
 

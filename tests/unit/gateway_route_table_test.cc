@@ -100,7 +100,11 @@ TEST_F(RouteTableTest, VariableWithVerb) {
 }
 
 TEST_F(RouteTableTest, VerbNeedsANonEmptyVariable) {
-  EXPECT_EQ(Match("POST", "/v1/rooms/:enter").kind, Kind::kNotFound);
+  // Only GET /v1/rooms/{roomId} (taking ":enter" whole) matches the path.
+  RouteMatch m = Match("POST", "/v1/rooms/:enter");
+  EXPECT_EQ(m.kind, Kind::kMethodNotAllowed);
+  EXPECT_EQ(m.allowed, std::vector<std::string>{"GET"});
+  EXPECT_EQ(Match("POST", "/v1/admin/manual-reviews/:decide").kind, Kind::kNotFound);
 }
 
 TEST_F(RouteTableTest, VerbRouteBeatsVariableSwallowingTheColon) {
@@ -129,14 +133,15 @@ TEST_F(RouteTableTest, PercentDecodesVariables) {
   EXPECT_EQ(m.variables[0].value, "\xE4\xB8\xAD");
 
   // An encoded colon is part of the variable, not a verb separator.
-  m = Match("POST", "/v1/rooms/r1%3Aenter");
-  EXPECT_EQ(m.kind, Kind::kNotFound);
+  EXPECT_EQ(Match("POST", "/v1/admin/manual-reviews/a%3Adecide").kind, Kind::kNotFound);
+  m = Match("GET", "/v1/rooms/r1%3Aenter");
+  ASSERT_EQ(m.kind, Kind::kFound);
+  EXPECT_EQ(m.variables[0].value, "r1:enter");
 }
 
 TEST_F(RouteTableTest, RejectsBadEscapes) {
-  for (std::string_view path :
-       {"/v1/exams/%zz/admission", "/v1/exams/ab%2/admission", "/v1/exams/%FF/admission",
-        "/v1/exams/a%00b/admission"}) {
+  for (std::string_view path : {"/v1/exams/%zz/admission", "/v1/exams/ab%2/admission",
+                                "/v1/exams/%FF/admission", "/v1/exams/a%00b/admission"}) {
     RouteMatch m = Match("GET", path);
     EXPECT_EQ(m.kind, Kind::kBadPath) << path;
     EXPECT_EQ(m.error_field, "examId") << path;
@@ -208,9 +213,8 @@ TEST(PathTemplateTest, ParsesSegmentsAndVerb) {
 }
 
 TEST(PathTemplateTest, RejectsBadTemplates) {
-  for (std::string_view bad :
-       {"", "/", "v1/x", "/v1/", "/v1//x", "/v1/{}", "/v1/{a-b}", "/v1/x{a}", "/v1/{a}x",
-        "/v1/a:b/c", "/v1/a:", "/v1/a b", "/v1/{1a}"}) {
+  for (std::string_view bad : {"", "/", "v1/x", "/v1/", "/v1//x", "/v1/{}", "/v1/{a-b}", "/v1/x{a}",
+                               "/v1/{a}x", "/v1/a:b/c", "/v1/a:", "/v1/a b", "/v1/{1a}"}) {
     EXPECT_FALSE(PathTemplate::Parse(bad).ok()) << bad;
   }
 }
@@ -252,6 +256,47 @@ TEST(BuildRouteTableTest, ReadsTheIdentityRules) {
 
   EXPECT_EQ(table->Match("POST", "/v1/sessions:refresh").kind, Kind::kFound);
   EXPECT_EQ(table->Match("GET", "/v1/dev/sms-outbox").kind, Kind::kNotFound);
+}
+
+TEST(BuildRouteTableTest, ReadsRawBodyAndHeaderBindings) {
+  auto table = BuildRouteTable({{IdentityService(), 0}}, /*dev_mode=*/false);
+  ASSERT_TRUE(table.ok()) << table.status();
+  RouteMatch m = table->Match("POST", "/v1/providers/face/notify");
+  ASSERT_EQ(m.kind, Kind::kFound);
+  const Route& route = *m.route;
+  EXPECT_FALSE(route.body_is_message);
+  ASSERT_NE(route.raw_body_field, nullptr);
+  EXPECT_EQ(route.raw_body_field->name(), "raw_body");
+  ASSERT_EQ(route.header_fields.size(), 3u);
+  EXPECT_EQ(route.header_fields[0].header, "X-Face-Signature");
+  EXPECT_EQ(route.header_fields[0].field->name(), "signature");
+  EXPECT_EQ(route.response_body_field, nullptr);
+  EXPECT_FALSE(route.requires_agreement);  // no_auth routes have no gates.
+}
+
+TEST(BuildRouteTableTest, ReadsCandidateGates) {
+  auto table = BuildRouteTable({{IdentityService(), 0}}, /*dev_mode=*/false);
+  ASSERT_TRUE(table.ok()) << table.status();
+  const Route* me = table->Match("GET", "/v1/me").route;
+  ASSERT_NE(me, nullptr);
+  EXPECT_FALSE(me->requires_agreement);
+  EXPECT_FALSE(me->requires_face_verification);
+  const Route* verify = table->Match("POST", "/v1/verifications").route;
+  ASSERT_NE(verify, nullptr);
+  EXPECT_TRUE(verify->requires_agreement);
+  EXPECT_FALSE(verify->requires_face_verification);
+  const Route* reviews = table->Match("GET", "/v1/admin/manual-reviews").route;
+  ASSERT_NE(reviews, nullptr);
+  EXPECT_TRUE(reviews->requires_agreement);
+  EXPECT_TRUE(reviews->requires_face_verification);
+}
+
+TEST(BuildRouteTableTest, InternalMethodsGetNoRoute) {
+  auto table = BuildRouteTable({{IdentityService(), 0}}, /*dev_mode=*/true);
+  ASSERT_TRUE(table.ok());
+  for (const auto& route : table->routes()) {
+    EXPECT_NE(route->grpc_method, "/admissions.identity.v1.Identity/GetGateState");
+  }
 }
 
 TEST(BuildRouteTableTest, DevOnlyRoutesNeedDevMode) {

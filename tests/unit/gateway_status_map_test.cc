@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "gateway/status_map.h"
 
@@ -22,24 +23,23 @@ TEST_P(StatusTableTest, MapsCode) {
 
 INSTANTIATE_TEST_SUITE_P(
     AllCodes, StatusTableTest,
-    ::testing::Values(CodeCase{grpc::StatusCode::OK, 200},
-                      CodeCase{grpc::StatusCode::CANCELLED, 503},
-                      CodeCase{grpc::StatusCode::UNKNOWN, 500},
-                      CodeCase{grpc::StatusCode::INVALID_ARGUMENT, 400},
-                      CodeCase{grpc::StatusCode::DEADLINE_EXCEEDED, 504},
-                      CodeCase{grpc::StatusCode::NOT_FOUND, 404},
-                      CodeCase{grpc::StatusCode::ALREADY_EXISTS, 409},
-                      CodeCase{grpc::StatusCode::PERMISSION_DENIED, 403},
-                      CodeCase{grpc::StatusCode::RESOURCE_EXHAUSTED, 429},
-                      CodeCase{grpc::StatusCode::FAILED_PRECONDITION, 409},
-                      CodeCase{grpc::StatusCode::ABORTED, 409},
-                      CodeCase{grpc::StatusCode::OUT_OF_RANGE, 400},
-                      CodeCase{grpc::StatusCode::UNIMPLEMENTED, 501},
-                      CodeCase{grpc::StatusCode::INTERNAL, 500},
-                      CodeCase{grpc::StatusCode::UNAVAILABLE, 503},
-                      CodeCase{grpc::StatusCode::DATA_LOSS, 500},
-                      CodeCase{grpc::StatusCode::UNAUTHENTICATED, 401},
-                      CodeCase{static_cast<grpc::StatusCode>(42), 500}));
+    ::testing::Values(
+        CodeCase{grpc::StatusCode::OK, 200}, CodeCase{grpc::StatusCode::CANCELLED, 503},
+        CodeCase{grpc::StatusCode::UNKNOWN, 500}, CodeCase{grpc::StatusCode::INVALID_ARGUMENT, 400},
+        CodeCase{grpc::StatusCode::DEADLINE_EXCEEDED, 504},
+        CodeCase{grpc::StatusCode::NOT_FOUND, 404}, CodeCase{grpc::StatusCode::ALREADY_EXISTS, 409},
+        CodeCase{grpc::StatusCode::PERMISSION_DENIED, 403},
+        CodeCase{grpc::StatusCode::RESOURCE_EXHAUSTED, 429},
+        CodeCase{grpc::StatusCode::FAILED_PRECONDITION, 409},
+        CodeCase{grpc::StatusCode::ABORTED, 409}, CodeCase{grpc::StatusCode::OUT_OF_RANGE, 400},
+        CodeCase{grpc::StatusCode::UNIMPLEMENTED, 501}, CodeCase{grpc::StatusCode::INTERNAL, 500},
+        CodeCase{grpc::StatusCode::UNAVAILABLE, 503}, CodeCase{grpc::StatusCode::DATA_LOSS, 500},
+        CodeCase{grpc::StatusCode::UNAUTHENTICATED, 401},
+        CodeCase{static_cast<grpc::StatusCode>(30), 500}),
+    [](const ::testing::TestParamInfo<CodeCase>& info) {
+      return absl::StrCat(info.index, "_",
+                          std::string(CodeName(static_cast<absl::StatusCode>(info.param.code))));
+    });
 
 struct ReasonCase {
   grpc::StatusCode code;
@@ -55,21 +55,23 @@ TEST_P(ReasonTableTest, ReasonOverridesCode) {
 
 INSTANTIATE_TEST_SUITE_P(
     Reasons, ReasonTableTest,
-    ::testing::Values(
-        ReasonCase{grpc::StatusCode::INVALID_ARGUMENT, "PAYLOAD_TOO_LARGE", 413},
-        ReasonCase{grpc::StatusCode::RESOURCE_EXHAUSTED, "PAYLOAD_TOO_LARGE", 413},
-        ReasonCase{grpc::StatusCode::INVALID_ARGUMENT, "UNSUPPORTED_FORMAT", 415},
-        ReasonCase{grpc::StatusCode::RESOURCE_EXHAUSTED, "RATE_LIMITED", 429},
-        ReasonCase{grpc::StatusCode::UNAVAILABLE, "RATE_LIMITED", 429},
-        ReasonCase{grpc::StatusCode::UNIMPLEMENTED, "METHOD_NOT_ALLOWED", 405},
-        // Domain reasons follow their code.
-        ReasonCase{grpc::StatusCode::PERMISSION_DENIED, "NOT_ELIGIBLE", 403},
-        ReasonCase{grpc::StatusCode::PERMISSION_DENIED, "AGREEMENT_REQUIRED", 403},
-        ReasonCase{grpc::StatusCode::FAILED_PRECONDITION, "ALREADY_SUBMITTED", 409},
-        ReasonCase{grpc::StatusCode::FAILED_PRECONDITION, "VERIFY_ON_WEB_FIRST", 409},
-        ReasonCase{grpc::StatusCode::FAILED_PRECONDITION, "WINDOW_CLOSED", 409},
-        // OK is OK whatever the reason says.
-        ReasonCase{grpc::StatusCode::OK, "RATE_LIMITED", 200}));
+    ::testing::Values(ReasonCase{grpc::StatusCode::INVALID_ARGUMENT, "PAYLOAD_TOO_LARGE", 413},
+                      ReasonCase{grpc::StatusCode::RESOURCE_EXHAUSTED, "PAYLOAD_TOO_LARGE", 413},
+                      ReasonCase{grpc::StatusCode::INVALID_ARGUMENT, "UNSUPPORTED_FORMAT", 415},
+                      ReasonCase{grpc::StatusCode::RESOURCE_EXHAUSTED, "RATE_LIMITED", 429},
+                      ReasonCase{grpc::StatusCode::UNAVAILABLE, "RATE_LIMITED", 429},
+                      ReasonCase{grpc::StatusCode::UNIMPLEMENTED, "METHOD_NOT_ALLOWED", 405},
+                      // Domain reasons follow their code.
+                      ReasonCase{grpc::StatusCode::PERMISSION_DENIED, "NOT_ELIGIBLE", 403},
+                      ReasonCase{grpc::StatusCode::PERMISSION_DENIED, "AGREEMENT_REQUIRED", 403},
+                      ReasonCase{grpc::StatusCode::FAILED_PRECONDITION, "ALREADY_SUBMITTED", 409},
+                      ReasonCase{grpc::StatusCode::FAILED_PRECONDITION, "VERIFY_ON_WEB_FIRST", 409},
+                      ReasonCase{grpc::StatusCode::FAILED_PRECONDITION, "WINDOW_CLOSED", 409},
+                      // OK is OK whatever the reason says.
+                      ReasonCase{grpc::StatusCode::OK, "RATE_LIMITED", 200}),
+    [](const ::testing::TestParamInfo<ReasonCase>& info) {
+      return absl::StrCat(info.index, "_", info.param.reason);
+    });
 
 TEST(HttpErrorFromUpstreamTest, PassesTheServicesErrorInfoThrough) {
   grpc::Status status = ToGrpcStatus(Error(absl::StatusCode::kPermissionDenied, "NOT_ELIGIBLE",

@@ -83,8 +83,8 @@ TEST(TranscodeBodyTest, UnknownFieldIsRejected) {
 
 TEST(TranscodeBodyTest, UnknownNestedField) {
   ListSmsOutboxResponse message;
-  ExpectInvalid(FromBody(R"({"messages":[{"phone":"x","nope":1}]})", &message),
-                "messages[0].nope", "unknown field");
+  ExpectInvalid(FromBody(R"({"messages":[{"phone":"x","nope":1}]})", &message), "messages[0].nope",
+                "unknown field");
 }
 
 TEST(TranscodeBodyTest, WrongType) {
@@ -107,8 +107,8 @@ TEST(TranscodeBodyTest, BadEnumName) {
 
 TEST(TranscodeBodyTest, BadEnumInRepeatedNestedField) {
   ListSmsOutboxResponse message;
-  ExpectInvalid(FromBody(R"({"messages":[{}, {"purpose":"X"}]})", &message),
-                "messages[1].purpose", "REGISTER");
+  ExpectInvalid(FromBody(R"({"messages":[{}, {"purpose":"X"}]})", &message), "messages[1].purpose",
+                "REGISTER");
 }
 
 TEST(TranscodeBodyTest, BadTimestamp) {
@@ -184,9 +184,9 @@ TEST(TranscodeQueryTest, Bools) {
 
 TEST(TranscodeQueryTest, EnumsByName) {
   Me message;
-  ASSERT_TRUE(FromQuery({{"idType", "PASSPORT"}, {"roles", "CANDIDATE"}, {"roles", "EXAMINER"}},
-                        &message)
-                  .ok());
+  ASSERT_TRUE(
+      FromQuery({{"idType", "PASSPORT"}, {"roles", "CANDIDATE"}, {"roles", "EXAMINER"}}, &message)
+          .ok());
   EXPECT_EQ(message.id_type(), identity::v1::PASSPORT);
   ASSERT_EQ(message.roles_size(), 2);
   EXPECT_EQ(message.roles(1), identity::v1::EXAMINER);
@@ -226,6 +226,38 @@ TEST(TranscodePathTest, PathVariableOfWrongType) {
   ExpectInvalid(TranscodeRequest(parts, &message), "expiresInSeconds", "path variable");
 }
 
+TEST(TranscodeRawBodyTest, StoresTheBodyUnparsed) {
+  const auto* type = identity::v1::FaceNotifyRequest::descriptor();
+  RequestParts parts;
+  parts.raw_body_field = type->FindFieldByName("raw_body");
+  parts.body = std::string_view("{\xff not json", 12);
+  parts.headers = {{"X-Face-Signature", type->FindFieldByName("signature"), "sig"}};
+  identity::v1::FaceNotifyRequest request;
+  ASSERT_TRUE(TranscodeRequest(parts, &request).ok());
+  EXPECT_EQ(request.raw_body(), std::string("{\xff not json", 12));
+  EXPECT_EQ(request.signature(), "sig");
+}
+
+TEST(TranscodeRawBodyTest, HeaderValuesMustBeUtf8) {
+  const auto* type = identity::v1::FaceNotifyRequest::descriptor();
+  RequestParts parts;
+  parts.raw_body_field = type->FindFieldByName("raw_body");
+  parts.headers = {{"X-Face-Nonce", type->FindFieldByName("nonce"), "\xff"}};
+  identity::v1::FaceNotifyRequest request;
+  ExpectInvalid(TranscodeRequest(parts, &request), "nonce", "X-Face-Nonce");
+}
+
+TEST(ResponseBodyTest, NamedFieldIsTheWholeBody) {
+  identity::v1::FaceNotifyResponse response;
+  response.set_result("OK");
+  auto body = ResponseBody(response, response.GetDescriptor()->FindFieldByName("result"));
+  ASSERT_TRUE(body.ok());
+  EXPECT_EQ(*body, "OK");
+  body = ResponseBody(response, nullptr);
+  ASSERT_TRUE(body.ok());
+  EXPECT_EQ(*body, R"({"result":"OK"})");
+}
+
 TEST(ParseQueryTest, DecodesPairs) {
   auto params = ParseQuery("a=1&b=x+y&c=%41%2B&&d&e=");
   ASSERT_TRUE(params.ok());
@@ -252,8 +284,8 @@ TEST(ResponseJsonTest, PrintsEveryPrimitiveFieldInCamelCase) {
   auto json = ResponseJson(me);
   ASSERT_TRUE(json.ok());
   for (std::string_view part :
-       {R"("accountId":"a1")", R"("name":"")", R"("idType":"ID_TYPE_UNSPECIFIED")",
-        R"("roles":[])", R"("agreementAccepted":false)", R"("manualReview":false)"}) {
+       {R"("accountId":"a1")", R"("name":"")", R"("idType":"ID_TYPE_UNSPECIFIED")", R"("roles":[])",
+        R"("agreementAccepted":false)", R"("manualReview":false)"}) {
     EXPECT_NE(json->find(part), std::string::npos) << *json << " lacks " << part;
   }
 }

@@ -1,0 +1,95 @@
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/redis.h"
+#include "common/token.h"
+#include "gateway/server.h"
+#include "gateway/upstreams.h"
+
+namespace {
+
+int Fail(std::string_view what, std::string_view error) {
+  admissions::Log(admissions::LogLevel::kError, what, {{"error", error}});
+  return 2;
+}
+
+int Fail(std::string_view what, const absl::Status& status) {
+  return Fail(what, std::string(status.message()));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using admissions::gateway::GatewayOptions;
+  admissions::Config config(argc, argv);
+  GatewayOptions options;
+  options.bind = config.String("bind", "GATEWAY_BIND", "127.0.0.1", "address to listen on");
+  int64_t port = config.Int("port", "GATEWAY_PORT", 8080, "HTTP port; 0 picks a free one");
+  options.port_file = config.String("port_file", "PORT_FILE", "",
+                                    "write the bound port to this file once listening");
+  options.threads = static_cast<int>(
+      config.Int("threads", "GATEWAY_THREADS", 0, "io threads; 0 = hardware concurrency"));
+  options.dev_mode = config.Bool("dev_mode", "DEV_MODE", false,
+                                 "development mode: adds the /v1/dev/... endpoints");
+  std::string public_keys =
+      config.String("token_public_keys", "TOKEN_PUBLIC_KEYS", "",
+                    "access-token public keys, base64, comma-separated (required)");
+  std::string redis_url = config.String("redis_url", "REDIS_URL", "",
+                                        "redis://host:port for session revocations; empty = none");
+  int64_t max_body = config.Int("max_body_bytes", "GATEWAY_MAX_BODY_BYTES", 1 << 20,
+                                "largest request body; larger gets 413");
+  int64_t read_timeout = config.Int("read_timeout_ms", "GATEWAY_READ_TIMEOUT_MS", 30000,
+                                    "time allowed for each read from a client");
+  int64_t deadline = config.Int("grpc_deadline_ms", "GATEWAY_GRPC_DEADLINE_MS", 5000,
+                                "deadline of every upstream call");
+  int64_t grace = config.Int("shutdown_grace_ms", "GATEWAY_SHUTDOWN_GRACE_MS", 5000,
+                             "on SIGTERM, how long requests in progress may take to finish");
+  for (const auto& service : admissions::gateway::kServices) {
+    options.upstream_addresses[std::string(service.name)] =
+        config.String(std::string(service.flag), std::string(service.env), "",
+                      "gRPC address (host:port) of " + std::string(service.name) +
+                          "; empty = its endpoints are not served");
+  }
+  std::string log_level =
+      config.String("log_level", "LOG_LEVEL", "info", "debug, info, warn or error");
+  admissions::InitLogging("gateway", admissions::ParseLogLevel(log_level));
+  if (absl::Status status = config.Finish(); !status.ok()) {
+    return Fail("bad_configuration", status);
+  }
+
+  if (port < 0 || port > 65535) return Fail("bad_configuration", "--port must be 0..65535");
+  if (max_body <= 0 || read_timeout <= 0 || deadline <= 0 || grace < 0) {
+    return Fail("bad_configuration", "sizes and times must be positive");
+  }
+  if (public_keys.empty()) return Fail("bad_configuration", "--token_public_keys is required");
+  options.port = static_cast<uint16_t>(port);
+  options.max_body_bytes = static_cast<uint64_t>(max_body);
+  options.read_timeout = std::chrono::milliseconds(read_timeout);
+  options.grpc_deadline = std::chrono::milliseconds(deadline);
+  options.shutdown_grace = std::chrono::milliseconds(grace);
+
+  auto verifier = admissions::TokenVerifier::FromBase64PublicKeys(public_keys);
+  if (!verifier.ok()) return Fail("bad_configuration", verifier.status());
+
+  admissions::RevocationList revocations;
+  std::unique_ptr<admissions::RevocationFeed> feed;
+  if (!redis_url.empty()) {
+    auto address = admissions::RedisAddress::Parse(redis_url);
+    if (!address.ok()) return Fail("bad_configuration", address.status());
+    feed = std::make_unique<admissions::RevocationFeed>(*address, &revocations);
+  }
+
+  auto gateway =
+      admissions::gateway::Gateway::Create(std::move(options), *std::move(verifier), &revocations);
+  if (!gateway.ok()) return Fail("startup_failed", gateway.status());
+  if (absl::Status status = (*gateway)->Start(); !status.ok()) {
+    return Fail("startup_failed", status);
+  }
+  (*gateway)->Wait();
+  gateway->reset();
+  feed.reset();
+  return 0;
+}

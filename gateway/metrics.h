@@ -1,0 +1,66 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace admissions::gateway {
+
+/// Prometheus metrics of the gateway. Every series is allocated at start-up and indexed by a
+/// dense id, so recording is a few relaxed atomic increments with no lock and no allocation:
+///   gateway_requests_total{route,method,status}
+///   gateway_request_duration_seconds{route,method} (histogram, 0.001 s .. 10 s; from the
+///     request's headers to its response being handed to the socket)
+///   gateway_in_flight_requests
+///   gateway_upstream_errors_total{service}
+class Metrics {
+ public:
+  /// Labels of one request series: the route template (or a fixed name such as "unmatched")
+  /// and the HTTP method.
+  struct SeriesLabels {
+    std::string route;
+    std::string method;
+  };
+
+  Metrics(std::vector<SeriesLabels> series, std::vector<std::string> services);
+
+  /// Counts one finished request of `series` with its HTTP status and duration.
+  void RecordRequest(int series, int http_status, double seconds);
+  void RequestStarted() { in_flight_.fetch_add(1, std::memory_order_relaxed); }
+  void RequestFinished() { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
+  int64_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+  /// Counts a call to `service` that failed in transport or on the server's side.
+  void RecordUpstreamError(int service);
+
+  /// The text exposition format (version 0.0.4).
+  std::string Render() const;
+
+  /// The histogram's upper bounds, in seconds.
+  static const std::vector<double>& Buckets();
+
+ private:
+  /// Statuses counted one by one; any other falls into its class ("2xx" ... "5xx").
+  static constexpr int kStatuses[] = {200, 201, 202, 204, 400, 401, 403, 404, 405, 409,
+                                      413, 415, 429, 431, 500, 501, 502, 503, 504};
+  static constexpr int kStatusSlots = sizeof(kStatuses) / sizeof(kStatuses[0]) + 5;
+  static constexpr int kBucketCount = 13;
+  static int StatusSlot(int http_status);
+
+  struct Series {
+    std::array<std::atomic<uint64_t>, kStatusSlots> by_status{};
+    /// One per bound, then one past the last bound; the count is their sum.
+    std::array<std::atomic<uint64_t>, kBucketCount + 1> buckets{};
+    std::atomic<uint64_t> sum_micros{0};
+  };
+
+  std::vector<SeriesLabels> labels_;
+  std::unique_ptr<Series[]> series_;
+  std::vector<std::string> services_;
+  std::unique_ptr<std::atomic<uint64_t>[]> upstream_errors_;
+  std::atomic<int64_t> in_flight_{0};
+};
+
+}  // namespace admissions::gateway

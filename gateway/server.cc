@@ -1,0 +1,211 @@
+#include "gateway/server.h"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "boost/asio/post.hpp"
+#include "common/crypto.h"
+#include "common/log.h"
+#include "google/protobuf/descriptor.h"
+
+namespace admissions::gateway {
+namespace {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+constexpr auto kDrainPollInterval = std::chrono::milliseconds(20);
+constexpr auto kPruneInterval = std::chrono::seconds(60);
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
+                                                         TokenVerifier verifier,
+                                                         RevocationList* revocations) {
+  InitCrypto();
+  if (options.max_body_bytes == 0) {
+    return absl::InvalidArgumentError("max_body_bytes must be positive");
+  }
+  if (options.read_timeout.count() <= 0 || options.grpc_deadline.count() <= 0) {
+    return absl::InvalidArgumentError("read_timeout_ms and grpc_deadline_ms must be positive");
+  }
+  if (options.threads <= 0) {
+    options.threads = std::max(1u, std::thread::hardware_concurrency());
+  }
+  if (!options.now_seconds) {
+    options.now_seconds = [] { return absl::ToUnixSeconds(absl::Now()); };
+  }
+
+  std::vector<UpstreamConfig> configs;
+  std::vector<ServiceBinding> bindings;
+  int identity_upstream = -1;
+  for (const ServiceInfo& info : kServices) {
+    auto it = options.upstream_addresses.find(std::string(info.name));
+    if (it == options.upstream_addresses.end() || it->second.empty()) continue;
+    const auto* service = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+        std::string(info.full_name));
+    if (service == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("service ", std::string(info.full_name), " is not linked into the gateway"));
+    }
+    if (info.name == "identity") identity_upstream = static_cast<int>(configs.size());
+    bindings.push_back({service, static_cast<int>(configs.size())});
+    configs.push_back({std::string(info.name), it->second});
+  }
+  auto routes = BuildRouteTable(bindings, options.dev_mode);
+  if (!routes.ok()) return routes.status();
+
+  std::unique_ptr<Gateway> gateway(
+      new Gateway(std::move(options), std::move(verifier), revocations));
+  gateway->routes_ = *std::move(routes);
+  std::vector<std::string> service_names;
+  for (const auto& config : configs) service_names.push_back(config.name);
+  gateway->upstreams_ = std::make_unique<Upstreams>(std::move(configs));
+  gateway->metrics_ = std::make_unique<Metrics>(
+      SeriesLabelsFor(gateway->routes_, &gateway->context_.series), std::move(service_names));
+
+  SessionContext& context = gateway->context_;
+  const GatewayOptions& o = gateway->options_;
+  context.routes = &gateway->routes_;
+  context.metrics = gateway->metrics_.get();
+  context.upstreams = gateway->upstreams_.get();
+  context.identity_upstream = identity_upstream;
+  context.verifier = &gateway->verifier_;
+  context.revocations = gateway->revocations_;
+  context.tracker = &gateway->tracker_;
+  context.max_body_bytes = o.max_body_bytes;
+  context.read_timeout = o.read_timeout;
+  context.grpc_deadline = o.grpc_deadline;
+  context.readiness_timeout = o.readiness_timeout;
+  context.now_seconds = o.now_seconds;
+  return gateway;
+}
+
+Gateway::Gateway(GatewayOptions options, TokenVerifier verifier, RevocationList* revocations)
+    : options_(std::move(options)),
+      verifier_(std::move(verifier)),
+      revocations_(revocations),
+      io_(options_.threads) {}
+
+Gateway::~Gateway() {
+  Shutdown();
+  Wait();
+  if (upstreams_) upstreams_->CancelAll();
+  listener_.reset();
+}
+
+absl::Status Gateway::Start() {
+  boost::system::error_code ec;
+  auto address = net::ip::make_address(options_.bind, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("bad bind address ", options_.bind));
+  listener_ = std::make_shared<Listener>(io_, [this](tcp::socket&& socket) {
+    std::make_shared<HttpSession>(std::move(socket), &context_)->Start();
+  });
+  if (absl::Status status = listener_->Open(tcp::endpoint(address, options_.port)); !status.ok()) {
+    return status;
+  }
+  port_ = listener_->port();
+  if (!options_.port_file.empty()) {
+    if (absl::Status status = WritePortFile(options_.port_file, port_); !status.ok()) {
+      return status;
+    }
+  }
+  if (options_.handle_signals) {
+    signals_.emplace(io_, SIGINT, SIGTERM);
+    signals_->async_wait([this](const boost::system::error_code& wait_ec, int signal) {
+      if (wait_ec) return;
+      Log(LogLevel::kInfo, "signal", {{"signal", std::to_string(signal)}});
+      Shutdown();
+    });
+  }
+  prune_timer_.emplace(io_);
+  SchedulePrune();
+  listener_->Run();
+  Log(LogLevel::kInfo, "listening",
+      {{"bind", options_.bind},
+       {"port", std::to_string(port_)},
+       {"routes", std::to_string(routes_.size())},
+       {"upstreams", std::to_string(upstreams_->size())},
+       {"dev_mode", options_.dev_mode ? "true" : "false"}});
+  threads_.reserve(options_.threads);
+  for (int i = 0; i < options_.threads; ++i) {
+    threads_.emplace_back([this] { io_.run(); });
+  }
+  return absl::OkStatus();
+}
+
+void Gateway::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutting_down_) return;
+    shutting_down_ = true;
+  }
+  net::post(io_, [this] { OnShutdown(); });
+}
+
+void Gateway::OnShutdown() {
+  Log(LogLevel::kInfo, "shutting_down",
+      {{"connections", std::to_string(tracker_.size())},
+       {"in_flight", std::to_string(metrics_->in_flight())}});
+  if (listener_) listener_->Stop();
+  if (signals_) {
+    boost::system::error_code ignored;
+    signals_->cancel(ignored);
+  }
+  if (prune_timer_) prune_timer_->cancel();
+  tracker_.DrainAll();
+  drain_deadline_ = std::chrono::steady_clock::now() + options_.shutdown_grace;
+  drain_timer_.emplace(io_);
+  PollDrained();
+}
+
+void Gateway::PollDrained() {
+  bool drained = tracker_.size() == 0;
+  if (drained || std::chrono::steady_clock::now() >= drain_deadline_) {
+    Log(LogLevel::kInfo, "stopped", {{"drained", drained ? "true" : "false"}});
+    io_.stop();
+    return;
+  }
+  drain_timer_->expires_after(kDrainPollInterval);
+  drain_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) PollDrained();
+  });
+}
+
+void Gateway::SchedulePrune() {
+  prune_timer_->expires_after(kPruneInterval);
+  prune_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    revocations_->Prune(options_.now_seconds());
+    SchedulePrune();
+  });
+}
+
+void Gateway::Wait() {
+  for (std::thread& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+}
+
+absl::Status WritePortFile(const std::string& path, uint16_t port) {
+  std::string temp = absl::StrCat(path, ".tmp.", getpid());
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << port << "\n";
+    out.flush();
+    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", temp));
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    std::remove(temp.c_str());
+    return absl::UnavailableError(absl::StrCat("cannot rename ", temp, " to ", path));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace admissions::gateway
