@@ -44,6 +44,13 @@ bool IsSaneRequestId(std::string_view id) {
          });
 }
 
+// A random per-thread prefix and a counter: unique without a system call per request.
+std::string NewRequestId() {
+  thread_local const std::string prefix = HexEncode(RandomBytes(8));
+  thread_local uint64_t counter = 0;
+  return absl::StrCat(prefix, "-", absl::Hex(++counter));
+}
+
 bool IsPrintableAscii(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
 }
@@ -291,7 +298,7 @@ void HttpSession::BeginExchange(bool have_header) {
     std::string_view incoming = request["X-Request-Id"];
     if (IsSaneRequestId(incoming)) exchange_.request_id = std::string(incoming);
   }
-  if (exchange_.request_id.empty()) exchange_.request_id = Base64UrlEncode(RandomBytes(12));
+  if (exchange_.request_id.empty()) exchange_.request_id = NewRequestId();
   int index = FixedSeries::MethodIndex(method);
   exchange_.method = std::string(FixedSeries::kMethodNames[index]);
   exchange_.series = context_->series.unmatched[index];

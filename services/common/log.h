@@ -27,6 +27,9 @@ void Log(LogLevel level, std::string_view event, std::initializer_list<LogField>
 
 /// Names the process in every line ("identity", "gateway", ...); sets the minimum level.
 void InitLogging(std::string_view service, LogLevel min_level = LogLevel::kInfo);
+/// Writes out what is buffered (lines reach stderr within 50 ms, warnings and
+/// errors at once; exit flushes). Call before an abrupt exit.
+void FlushLogs();
 /// Parses "debug", "info", "warn", "error"; unknown text gives kInfo.
 LogLevel ParseLogLevel(std::string_view text);
 

@@ -44,6 +44,11 @@ class PgPool {
   template <typename Fn>
   auto Transact(Fn&& fn) -> std::invoke_result_t<Fn&, pqxx::work&>;
 
+  /// Runs `fn(pqxx::transaction_base&)` without BEGIN/COMMIT (each statement commits
+  /// on its own): one round trip for a single read. Only for reads.
+  template <typename Fn>
+  auto Read(Fn&& fn) -> std::invoke_result_t<Fn&, pqxx::transaction_base&>;
+
   /// True when a connection can be had and answers SELECT 1.
   bool Ping();
 
@@ -84,6 +89,33 @@ auto PgPool::Transact(Fn&& fn) -> std::invoke_result_t<Fn&, pqxx::work&> {
       bool usable = c->is_open();
       Release(usable ? std::move(c) : nullptr);
       if (last.code() != absl::StatusCode::kAborted) return Result(last);
+    }
+  }
+  return Result(last);
+}
+
+template <typename Fn>
+auto PgPool::Read(Fn&& fn) -> std::invoke_result_t<Fn&, pqxx::transaction_base&> {
+  using Result = std::invoke_result_t<Fn&, pqxx::transaction_base&>;
+  absl::Status last;
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    auto conn = Acquire();
+    if (!conn.ok()) return Result(conn.status());
+    std::unique_ptr<pqxx::connection> c = *std::move(conn);
+    try {
+      Result result;
+      {
+        pqxx::nontransaction tx(*c);
+        result = fn(tx);
+      }
+      Release(std::move(c));
+      return result;
+    } catch (...) {
+      last = TranslatePgException(std::current_exception());
+      bool usable = c->is_open();
+      Release(usable ? std::move(c) : nullptr);
+      // A connection that broke while idle in the pool gets one more try.
+      if (usable || last.code() != absl::StatusCode::kUnavailable) return Result(last);
     }
   }
   return Result(last);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,15 +34,27 @@ class TokenSigner {
 
 class TokenVerifier {
  public:
+  TokenVerifier();
+  ~TokenVerifier();
+  TokenVerifier(TokenVerifier&&) noexcept;
+  TokenVerifier& operator=(TokenVerifier&&) noexcept;
+
   /// `keys_b64`: one or more public keys, standard base64, comma-separated (the
   /// extra ones let a key rotation overlap).
   static absl::StatusOr<TokenVerifier> FromBase64PublicKeys(std::string_view keys_b64);
   /// UNAUTHENTICATED (reason UNAUTHENTICATED, message saying why) unless the token is
   /// well formed, alg EdDSA, signed by one of the keys, and `now_seconds` < exp.
+  /// A token that verified once is remembered (up to a bounded number), so a
+  /// client's repeated requests cost a hash look-up, not a signature check; the
+  /// expiry is checked every time.
   absl::StatusOr<api::v1::TokenClaims> Verify(std::string_view token, int64_t now_seconds) const;
 
  private:
+  class Cache;
+  absl::StatusOr<api::v1::TokenClaims> VerifySignature(std::string_view token) const;
+
   std::vector<std::string> public_keys_;
+  std::unique_ptr<Cache> cache_;
 };
 
 /// Current time in seconds since the epoch.

@@ -355,12 +355,10 @@ absl::StatusOr<v1::Me> IdentityLogic::GetMe(const Caller& caller) {
     v1::Role role;
     if (v1::Role_Parse(r, &role)) me.add_roles(role);
   }
-  if (gates_ != nullptr) {
-    ASSIGN_OR_RETURN(GateRow g, gates_->Gates(account->id));
-    me.set_agreement_accepted(g.accepted_version >= g.current_version);
-    me.set_face_verified(g.face_verified);
-    me.set_manual_review(g.manual_review);
-  }
+  me.set_agreement_accepted(account->agreement_version > 0 &&
+                            account->agreement_version >= account->current_agreement_version);
+  me.set_face_verified(account->face_verified);
+  me.set_manual_review(account->manual_review);
   // noticeRead belongs to enrollment (the system notice) and is false until that
   // service answers for it.
   return me;

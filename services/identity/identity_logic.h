@@ -54,9 +54,6 @@ class IdentityLogic {
   /// Development mode: the platform operator "operator" with `password`, once.
   absl::Status EnsureDevOperator(const std::string& password);
 
-  /// When set, GET /v1/me reports the agreement, verification and review state.
-  void set_gate_store(GateStore* gates) { gates_ = gates; }
-
   const SecretBox& box() const { return box_; }
   const BlindIndex& index() const { return index_; }
 
@@ -77,7 +74,6 @@ class IdentityLogic {
   void Broadcast(const std::string& session_id);
 
   IdentityStore* store_;
-  GateStore* gates_ = nullptr;
   SmsSender* sms_;
   RedisPool* redis_;
   TokenSigner signer_;

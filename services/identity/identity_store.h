@@ -22,6 +22,9 @@ struct Account {
   std::vector<std::string> roles;
   bool face_verified = false;
   int agreement_version = 0;  // The newest version accepted, 0 when none.
+  // Filled by FindBySession only (what GET /v1/me reports).
+  int current_agreement_version = 0;
+  bool manual_review = false;
 };
 
 struct NewAccount {

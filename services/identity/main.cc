@@ -144,9 +144,7 @@ int main(int argc, char** argv) {
   settings.sms_min_interval = absl::Seconds(sms_interval);
   settings.password.opslimit = static_cast<unsigned long long>(argon_ops);
   settings.password.memlimit_bytes = static_cast<size_t>(argon_mem) * 1024;
-  identity::IdentityLogic logic(&store, &sms, redis.get(), std::move(signer), box,
-                                index, settings);
-  logic.set_gate_store(&store);
+  identity::IdentityLogic logic(&store, &sms, redis.get(), std::move(signer), box, index, settings);
 
   NotificationHub hub;
   identity::VerificationSettings vsettings;

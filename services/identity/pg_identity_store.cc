@@ -62,7 +62,9 @@ std::vector<PgStatement> Statements() {
       "WHERE a.login_name = $1 OR a.phone_index = $2 OR a.id_number_index = $3 "
       "ORDER BY (a.login_name = $1) DESC NULLS LAST LIMIT 1";
   static const std::string find_by_session =
-      kSelectAccount +
+      std::string("SELECT ") + kAccountColumns +
+      ", (SELECT coalesce(max(version), 0) FROM agreements), EXISTS (SELECT 1 FROM "
+      "manual_reviews r WHERE r.account_id = a.id AND r.decided_at IS NULL) FROM accounts a "
       "JOIN sessions s ON s.account_id = a.id "
       "WHERE a.id = $1::uuid AND s.id = $2::uuid AND s.revoked_at IS NULL "
       "AND s.expires_at > now()";
@@ -256,7 +258,7 @@ absl::Status PgIdentityStore::AppendOutbox(const std::string& phone_index,
 
 absl::StatusOr<std::vector<OutboxRow>> PgIdentityStore::ListOutbox(const std::string& phone_index,
                                                                    int limit) {
-  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::vector<OutboxRow>> {
+  return pool_.Read([&](pqxx::transaction_base& tx) -> absl::StatusOr<std::vector<OutboxRow>> {
     std::vector<OutboxRow> out;
     for (const auto& r : tx.exec_prepared(kListOutbox, phone_index, limit)) {
       OutboxRow row;
@@ -311,7 +313,7 @@ absl::Status PgIdentityStore::EnsureStaffAccount(const NewAccount& a) {
 absl::StatusOr<std::optional<Account>> PgIdentityStore::FindByLogin(const std::string& login_name,
                                                                     const std::string& phone_index,
                                                                     const std::string& id_index) {
-  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::optional<Account>> {
+  return pool_.Read([&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<Account>> {
     auto rows = tx.exec_prepared(kFindByLogin, login_name, phone_index, id_index);
     if (rows.empty()) return std::optional<Account>();
     return std::optional<Account>(ReadAccount(rows[0]));
@@ -395,10 +397,13 @@ absl::StatusOr<PasswordResetResult> PgIdentityStore::ResetPasswordWithCode(
 
 absl::StatusOr<std::optional<Account>> PgIdentityStore::FindBySession(
     const std::string& account_id, const std::string& session_id) {
-  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::optional<Account>> {
+  return pool_.Read([&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<Account>> {
     auto rows = tx.exec_prepared(kFindBySession, account_id, session_id);
     if (rows.empty()) return std::optional<Account>();
-    return std::optional<Account>(ReadAccount(rows[0]));
+    Account a = ReadAccount(rows[0]);
+    a.current_agreement_version = rows[0][11].as<int>();
+    a.manual_review = rows[0][12].as<bool>();
+    return std::optional<Account>(std::move(a));
   });
 }
 
@@ -428,7 +433,7 @@ absl::Status PgIdentityStore::AppendAudit(const AuditEvent& event) {
 }
 
 absl::StatusOr<AgreementRow> PgIdentityStore::CurrentAgreement() {
-  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<AgreementRow> {
+  return pool_.Read([&](pqxx::transaction_base& tx) -> absl::StatusOr<AgreementRow> {
     auto rows = tx.exec_prepared(kCurrentAgreement);
     if (rows.empty()) {
       return Error(absl::StatusCode::kNotFound, reason::kNotFound, "no agreement is published");
@@ -463,7 +468,7 @@ absl::StatusOr<bool> PgIdentityStore::AcceptAgreement(const std::string& account
 }
 
 absl::StatusOr<GateRow> PgIdentityStore::Gates(const std::string& account_id) {
-  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<GateRow> {
+  return pool_.Read([&](pqxx::transaction_base& tx) -> absl::StatusOr<GateRow> {
     auto rows = tx.exec_prepared(kGates, account_id);
     if (rows.empty()) return Error(absl::StatusCode::kNotFound, reason::kNotFound, "no account");
     GateRow g;
@@ -489,24 +494,25 @@ absl::StatusOr<std::pair<std::string, absl::Time>> PgIdentityStore::CreateVerifi
 
 absl::StatusOr<std::optional<VerificationRow>> PgIdentityStore::FindVerification(
     const std::string& id) {
-  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::optional<VerificationRow>> {
-    auto rows = tx.exec_prepared(kFindVerification, id);
-    if (rows.empty()) return std::optional<VerificationRow>();
-    const auto& r = rows[0];
-    VerificationRow v;
-    v.id = r[0].as<std::string>();
-    v.account_id = r[1].as<std::string>();
-    v.session_id = r[2].as<std::string>();
-    v.room_id = r[3].as<std::string>();
-    v.purpose = r[4].as<int>();
-    v.status = r[5].as<int>();
-    v.expires_at = FromEpoch(r[6].as<double>());
-    double finished = r[7].as<double>();
-    v.finished = finished > 0;
-    v.finished_at = FromEpoch(finished);
-    v.failures_so_far = r[8].as<int>();
-    return std::optional<VerificationRow>(v);
-  });
+  return pool_.Read(
+      [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<VerificationRow>> {
+        auto rows = tx.exec_prepared(kFindVerification, id);
+        if (rows.empty()) return std::optional<VerificationRow>();
+        const auto& r = rows[0];
+        VerificationRow v;
+        v.id = r[0].as<std::string>();
+        v.account_id = r[1].as<std::string>();
+        v.session_id = r[2].as<std::string>();
+        v.room_id = r[3].as<std::string>();
+        v.purpose = r[4].as<int>();
+        v.status = r[5].as<int>();
+        v.expires_at = FromEpoch(r[6].as<double>());
+        double finished = r[7].as<double>();
+        v.finished = finished > 0;
+        v.finished_at = FromEpoch(finished);
+        v.failures_so_far = r[8].as<int>();
+        return std::optional<VerificationRow>(v);
+      });
 }
 
 absl::StatusOr<std::pair<ScanOutcome, std::string>> PgIdentityStore::Scan(
@@ -573,7 +579,7 @@ absl::StatusOr<ApplyResult> PgIdentityStore::ApplyFaceResult(const std::string& 
 }
 
 absl::StatusOr<std::vector<ReviewRow>> PgIdentityStore::OpenReviews() {
-  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::vector<ReviewRow>> {
+  return pool_.Read([&](pqxx::transaction_base& tx) -> absl::StatusOr<std::vector<ReviewRow>> {
     std::vector<ReviewRow> out;
     for (const auto& r : tx.exec_prepared(kOpenReviews)) {
       ReviewRow row;
@@ -605,7 +611,7 @@ absl::StatusOr<bool> PgIdentityStore::DecideReview(const std::string& account_id
 absl::StatusOr<std::optional<absl::Time>> PgIdentityStore::RoomVerifiedSince(
     const std::string& account_id, const std::string& room_id, const std::string& verification_id,
     absl::Time since) {
-  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::optional<absl::Time>> {
+  return pool_.Read([&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<absl::Time>> {
     auto rows = tx.exec_prepared(kRoomVerified, account_id, room_id, verification_id,
                                  absl::ToDoubleSeconds(since - absl::UnixEpoch()));
     if (rows.empty()) return std::optional<absl::Time>();
