@@ -82,8 +82,9 @@ struct SessionContext {
 
 /// One HTTP/1.1 connection: reads a request at a time (keep-alive, pipelining in order),
 /// authenticates it, transcodes it to the upstream RPC and the answer back to JSON, and writes
-/// one access-log line and the metrics per request. All its handlers run on the connection's
-/// strand; an upstream completion is posted back to it.
+/// one access-log line and the metrics per request. All its handlers run on the io thread
+/// its socket was given (one io_context per thread, so no strand is needed); an upstream
+/// completion is posted back to it.
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(boost::asio::ip::tcp::socket&& socket, const SessionContext* context);

@@ -17,11 +17,11 @@ constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 
 }  // namespace
 
-Listener::Listener(net::io_context& io, AcceptFn on_accept)
+Listener::Listener(net::io_context& io, ExecutorFn next_executor, AcceptFn on_accept)
     : io_(io),
-      strand_(net::make_strand(io)),
-      acceptor_(strand_),
-      retry_timer_(strand_),
+      next_executor_(std::move(next_executor)),
+      acceptor_(io),
+      retry_timer_(io),
       on_accept_(std::move(on_accept)) {}
 
 absl::Status Listener::Open(const tcp::endpoint& endpoint) {
@@ -47,11 +47,11 @@ absl::Status Listener::Open(const tcp::endpoint& endpoint) {
 uint16_t Listener::port() const { return port_; }
 
 void Listener::Run() {
-  net::dispatch(strand_, beast::bind_front_handler(&Listener::Accept, shared_from_this()));
+  net::dispatch(io_, beast::bind_front_handler(&Listener::Accept, shared_from_this()));
 }
 
 void Listener::Stop() {
-  net::dispatch(strand_, [self = shared_from_this()]() {
+  net::dispatch(io_, [self = shared_from_this()]() {
     self->stopped_ = true;
     beast::error_code ec;
     self->retry_timer_.cancel();
@@ -61,7 +61,7 @@ void Listener::Stop() {
 
 void Listener::Accept() {
   if (stopped_) return;
-  acceptor_.async_accept(net::make_strand(io_),
+  acceptor_.async_accept(next_executor_(),
                          beast::bind_front_handler(&Listener::OnAccept, shared_from_this()));
 }
 

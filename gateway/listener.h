@@ -13,13 +13,16 @@
 
 namespace admissions::gateway {
 
-/// Accepts TCP connections and hands each socket, bound to a strand of its own, to
-/// `on_accept`.
+/// Accepts TCP connections and hands each socket, bound to the executor that
+/// `next_executor` picks (one single-threaded io_context per io thread, round robin),
+/// to `on_accept`.
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
   using AcceptFn = std::function<void(boost::asio::ip::tcp::socket&&)>;
+  using ExecutorFn = std::function<boost::asio::any_io_executor()>;
 
-  Listener(boost::asio::io_context& io, AcceptFn on_accept);
+  /// `io` runs on one thread only: the acceptor needs no strand.
+  Listener(boost::asio::io_context& io, ExecutorFn next_executor, AcceptFn on_accept);
 
   /// Opens, binds (address reuse on) and listens. The error names the endpoint.
   absl::Status Open(const boost::asio::ip::tcp::endpoint& endpoint);
@@ -35,7 +38,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void OnAccept(boost::beast::error_code ec, boost::asio::ip::tcp::socket socket);
 
   boost::asio::io_context& io_;
-  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  ExecutorFn next_executor_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer retry_timer_;
   AcceptFn on_accept_;

@@ -90,8 +90,12 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
 Gateway::Gateway(GatewayOptions options, TokenVerifier verifier, RevocationList* revocations)
     : options_(std::move(options)),
       verifier_(std::move(verifier)),
-      revocations_(revocations),
-      io_(options_.threads) {}
+      revocations_(revocations) {
+  for (int i = 0; i < options_.threads; ++i) {
+    ios_.push_back(std::make_unique<net::io_context>(1));
+    guards_.push_back(net::make_work_guard(*ios_.back()));
+  }
+}
 
 Gateway::~Gateway() {
   Shutdown();
@@ -104,9 +108,15 @@ absl::Status Gateway::Start() {
   boost::system::error_code ec;
   auto address = net::ip::make_address(options_.bind, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("bad bind address ", options_.bind));
-  listener_ = std::make_shared<Listener>(io_, [this](tcp::socket&& socket) {
-    std::make_shared<HttpSession>(std::move(socket), &context_)->Start();
-  });
+  listener_ = std::make_shared<Listener>(
+      *ios_[0],
+      [this]() -> net::any_io_executor {
+        return ios_[next_io_.fetch_add(1, std::memory_order_relaxed) % ios_.size()]
+            ->get_executor();
+      },
+      [this](tcp::socket&& socket) {
+        std::make_shared<HttpSession>(std::move(socket), &context_)->Start();
+      });
   if (absl::Status status = listener_->Open(tcp::endpoint(address, options_.port)); !status.ok()) {
     return status;
   }
@@ -117,14 +127,14 @@ absl::Status Gateway::Start() {
     }
   }
   if (options_.handle_signals) {
-    signals_.emplace(io_, SIGINT, SIGTERM);
+    signals_.emplace(*ios_[0], SIGINT, SIGTERM);
     signals_->async_wait([this](const boost::system::error_code& wait_ec, int signal) {
       if (wait_ec) return;
       Log(LogLevel::kInfo, "signal", {{"signal", std::to_string(signal)}});
       Shutdown();
     });
   }
-  prune_timer_.emplace(io_);
+  prune_timer_.emplace(*ios_[0]);
   SchedulePrune();
   listener_->Run();
   Log(LogLevel::kInfo, "listening",
@@ -135,7 +145,7 @@ absl::Status Gateway::Start() {
        {"dev_mode", options_.dev_mode ? "true" : "false"}});
   threads_.reserve(options_.threads);
   for (int i = 0; i < options_.threads; ++i) {
-    threads_.emplace_back([this] { io_.run(); });
+    threads_.emplace_back([this, i] { ios_[i]->run(); });
   }
   return absl::OkStatus();
 }
@@ -146,7 +156,7 @@ void Gateway::Shutdown() {
     if (shutting_down_) return;
     shutting_down_ = true;
   }
-  net::post(io_, [this] { OnShutdown(); });
+  net::post(*ios_[0], [this] { OnShutdown(); });
 }
 
 void Gateway::OnShutdown() {
@@ -161,7 +171,7 @@ void Gateway::OnShutdown() {
   if (prune_timer_) prune_timer_->cancel();
   tracker_.DrainAll();
   drain_deadline_ = std::chrono::steady_clock::now() + options_.shutdown_grace;
-  drain_timer_.emplace(io_);
+  drain_timer_.emplace(*ios_[0]);
   PollDrained();
 }
 
@@ -169,7 +179,8 @@ void Gateway::PollDrained() {
   bool drained = tracker_.size() == 0;
   if (drained || std::chrono::steady_clock::now() >= drain_deadline_) {
     Log(LogLevel::kInfo, "stopped", {{"drained", drained ? "true" : "false"}});
-    io_.stop();
+    for (auto& guard : guards_) guard.reset();
+    for (auto& io : ios_) io->stop();
     return;
   }
   drain_timer_->expires_after(kDrainPollInterval);

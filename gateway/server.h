@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -32,7 +33,7 @@ struct GatewayOptions {
   uint16_t port = 8080;
   /// When set, the bound port is written here (temporary file, then rename) once listening.
   std::string port_file;
-  /// io threads on the one io_context; 0 means the hardware concurrency.
+  /// io threads, each with its own io_context; 0 means the hardware concurrency.
   int threads = 0;
   /// Adds the dev_only routes (/v1/dev/...).
   bool dev_mode = false;
@@ -99,8 +100,12 @@ class Gateway {
   SessionTracker tracker_;
   SessionContext context_;
 
-  // Destroyed before everything above: pending handlers hold sessions that use it.
-  boost::asio::io_context io_;
+  // Destroyed before everything above: pending handlers hold sessions that use them.
+  // One io_context per io thread, each run by that thread alone, so a session's
+  // handlers never need a strand; ios_[0] also runs the listener, signals and timers.
+  std::vector<std::unique_ptr<boost::asio::io_context>> ios_;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
+  std::atomic<size_t> next_io_{0};
   std::shared_ptr<Listener> listener_;
   std::optional<boost::asio::signal_set> signals_;
   std::optional<boost::asio::steady_timer> drain_timer_;
