@@ -434,7 +434,11 @@ void HttpSession::HandleRoute(RouteMatch match, std::string_view query) {
   }
 
   if (exchange_.claims && IsCandidateOnly(*exchange_.claims)) {
-    bool agreement = route.requires_agreement && exchange_.claims->agr() <= 0;
+    // A token issued before the current agreement version was published (or
+    // before the candidate accepted) is checked with identity.
+    bool agreement =
+        route.requires_agreement &&
+        (exchange_.claims->agr() <= 0 || exchange_.claims->agr() < context_->agreement_version());
     bool face = route.requires_face_verification && !exchange_.claims->fv();
     if (agreement || face) {
       CheckGates(agreement, face);

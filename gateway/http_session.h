@@ -78,6 +78,8 @@ struct SessionContext {
   std::chrono::milliseconds readiness_timeout{1000};
   /// Seconds since the epoch; token expiry and revocations are checked against it.
   std::function<int64_t()> now_seconds;
+  /// The current user-agreement version, 0 when unknown.
+  std::function<int64_t()> agreement_version;
 };
 
 /// One HTTP/1.1 connection: reads a request at a time (keep-alive, pipelining in order),

@@ -76,10 +76,14 @@ int main(int argc, char** argv) {
 
   admissions::RevocationList revocations;
   std::unique_ptr<admissions::RevocationFeed> feed;
+  std::unique_ptr<admissions::RedisIntFeed> agreement;
   if (!redis_url.empty()) {
     auto address = admissions::RedisAddress::Parse(redis_url);
     if (!address.ok()) return Fail("bad_configuration", address.status());
     feed = std::make_unique<admissions::RevocationFeed>(*address, &revocations);
+    agreement = std::make_unique<admissions::RedisIntFeed>(
+        *address, admissions::kAgreementVersionKey, admissions::kAgreementChannel);
+    options.agreement_version = [feed = agreement.get()] { return feed->value(); };
   }
 
   auto gateway =
@@ -91,5 +95,6 @@ int main(int argc, char** argv) {
   (*gateway)->Wait();
   gateway->reset();
   feed.reset();
+  agreement.reset();
   return 0;
 }

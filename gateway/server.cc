@@ -84,13 +84,14 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
   context.grpc_deadline = o.grpc_deadline;
   context.readiness_timeout = o.readiness_timeout;
   context.now_seconds = o.now_seconds;
+  context.agreement_version = o.agreement_version
+                                  ? o.agreement_version
+                                  : std::function<int64_t()>([] { return int64_t{0}; });
   return gateway;
 }
 
 Gateway::Gateway(GatewayOptions options, TokenVerifier verifier, RevocationList* revocations)
-    : options_(std::move(options)),
-      verifier_(std::move(verifier)),
-      revocations_(revocations) {
+    : options_(std::move(options)), verifier_(std::move(verifier)), revocations_(revocations) {
   for (int i = 0; i < options_.threads; ++i) {
     ios_.push_back(std::make_unique<net::io_context>(1));
     guards_.push_back(net::make_work_guard(*ios_.back()));
@@ -111,8 +112,7 @@ absl::Status Gateway::Start() {
   listener_ = std::make_shared<Listener>(
       *ios_[0],
       [this]() -> net::any_io_executor {
-        return ios_[next_io_.fetch_add(1, std::memory_order_relaxed) % ios_.size()]
-            ->get_executor();
+        return ios_[next_io_.fetch_add(1, std::memory_order_relaxed) % ios_.size()]->get_executor();
       },
       [this](tcp::socket&& socket) {
         std::make_shared<HttpSession>(std::move(socket), &context_)->Start();

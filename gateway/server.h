@@ -51,6 +51,9 @@ struct GatewayOptions {
   bool handle_signals = true;
   /// Seconds since the epoch; the wall clock when unset.
   std::function<int64_t()> now_seconds;
+  /// The current user-agreement version (0 when unknown): a candidate token whose
+  /// accepted version is older is checked with identity.
+  std::function<int64_t()> agreement_version;
 };
 
 /// The HTTP gateway: a listener, io threads, the route table built from the linked service

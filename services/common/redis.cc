@@ -304,4 +304,20 @@ RevocationFeed::RevocationFeed(RedisAddress address, RevocationList* list)
       });
 }
 
+RedisIntFeed::RedisIntFeed(RedisAddress address, std::string key, std::string channel)
+    : key_(std::move(key)), loader_(std::make_unique<RedisPool>(address, 1)) {
+  subscriber_ = std::make_unique<RedisSubscriber>(
+      address, std::vector<std::string>{std::move(channel)},
+      [this](const std::string&, const std::string& payload) { Set(payload); },
+      [this] {
+        auto v = loader_->Command({"GET", key_});
+        if (v.ok() && !v->is_nil()) Set(v->str);
+      });
+}
+
+void RedisIntFeed::Set(const std::string& text) {
+  int64_t v = 0;
+  if (absl::SimpleAtoi(text, &v)) value_.store(v, std::memory_order_relaxed);
+}
+
 }  // namespace admissions

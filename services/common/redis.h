@@ -124,4 +124,24 @@ class RevocationFeed {
   std::unique_ptr<RedisSubscriber> subscriber_;
 };
 
+/// Where identity publishes the current user-agreement version for gateways: a key
+/// holding the number and a channel announcing a new one.
+inline constexpr char kAgreementVersionKey[] = "auth:agreement-version";
+inline constexpr char kAgreementChannel[] = "auth:agreement-published";
+
+/// Keeps a number current from a Redis key (read on every (re)connect) and the
+/// channel that announces its new values. 0 until known.
+class RedisIntFeed {
+ public:
+  RedisIntFeed(RedisAddress address, std::string key, std::string channel);
+  int64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  void Set(const std::string& text);
+  std::string key_;
+  std::atomic<int64_t> value_{0};
+  std::unique_ptr<RedisPool> loader_;
+  std::unique_ptr<RedisSubscriber> subscriber_;
+};
+
 }  // namespace admissions

@@ -28,10 +28,6 @@ struct VerificationSettings {
 /// Redis channel on which identity instances tell each other that a verification
 /// changed (payload: its id), so that long polls anywhere wake up.
 inline constexpr char kVerificationChannel[] = "identity:verification-changed";
-/// Where the current agreement version is published for gateways: a key holding
-/// the number and a channel announcing a new one.
-inline constexpr char kAgreementVersionKey[] = "auth:agreement-version";
-inline constexpr char kAgreementChannel[] = "auth:agreement-published";
 
 /// What gates a candidate (R3, R4, R23) and the staff side of identity: the user
 /// agreement, real-person verification with its QR hand-off and signed provider
