@@ -5,7 +5,7 @@
 #                (GATEWAY_PORT=8081 make run moves it); Ctrl-C stops it
 #   make test    every test, against a PostgreSQL and a Redis of its own
 #                (make test ARGS='-R kustomize' passes arguments to ctest)
-#   make bench   the gateway against nginx; results in tests/bench/results/latest.md
+#   make bench   the gateway against nginx, logins against the hash ceiling (tests/bench/results/)
 #   make build   build only
 #   make format  clang-format every tracked C++ file
 #   make openapi regenerate docs/api/openapi.json from the protos
@@ -28,6 +28,7 @@ test:
 
 bench:
 	@bash tests/bench/bench.sh
+	@bash tests/bench/login_bench.sh
 
 build:
 	@bash deploy/local/install-deps.sh && source deploy/local/lib.sh && build

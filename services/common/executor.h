@@ -14,7 +14,9 @@ namespace admissions {
 /// connection pool: more threads than connections only wait.
 class BoundedExecutor {
  public:
-  BoundedExecutor(int threads, size_t max_queue);
+  /// `nice`: the threads' scheduling niceness (Linux, per thread); a positive value
+  /// lets CPU-bound work (password hashing) yield to everything else.
+  BoundedExecutor(int threads, size_t max_queue, int nice = 0);
   ~BoundedExecutor();  // Runs what is queued, then joins.
 
   /// False when the queue is full (the caller answers UNAVAILABLE) or stopping.

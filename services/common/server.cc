@@ -2,6 +2,9 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -11,8 +14,16 @@
 
 namespace admissions {
 
-BoundedExecutor::BoundedExecutor(int threads, size_t max_queue) : max_queue_(max_queue) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+BoundedExecutor::BoundedExecutor(int threads, size_t max_queue, int nice) : max_queue_(max_queue) {
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this, nice] {
+      if (nice != 0) {
+        // On Linux a thread's niceness is its own (PRIO_PROCESS with the thread id).
+        (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
+      }
+      Work();
+    });
+  }
 }
 
 BoundedExecutor::~BoundedExecutor() { Shutdown(); }

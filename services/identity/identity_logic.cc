@@ -203,6 +203,13 @@ absl::StatusOr<v1::SessionTokens> IdentityLogic::Issue(const Account& account,
 
 absl::StatusOr<v1::SessionTokens> IdentityLogic::CreateSession(const v1::CreateSessionRequest& req,
                                                                const RequestMeta& meta) {
+  ASSIGN_OR_RETURN(LoginAttempt attempt, BeginLogin(req, meta));
+  CheckPassword(attempt);
+  return FinishLogin(attempt);
+}
+
+absl::StatusOr<IdentityLogic::LoginAttempt> IdentityLogic::BeginLogin(
+    const v1::CreateSessionRequest& req, const RequestMeta& meta) {
   std::string login(absl::StripAsciiWhitespace(req.login()));
   if (login.empty() || login.size() > 64) {
     return InvalidField("login", "login must be a phone number, an ID number or a staff login");
@@ -210,38 +217,53 @@ absl::StatusOr<v1::SessionTokens> IdentityLogic::CreateSession(const v1::CreateS
   if (req.password().empty() || req.password().size() > 256) {
     return InvalidField("password", "the password is required");
   }
+  LoginAttempt attempt;
+  attempt.request = req;
+  attempt.meta = meta;
   std::string phone_index = HexEncode(index_.Compute(kPhoneDomain, login));
   std::string id_index = HexEncode(index_.Compute(kIdDomain, absl::AsciiStrToUpper(login)));
-  std::string limit_key = absl::StrCat("rl:login:", id_index);
-  std::string ip_key = absl::StrCat("rl:login-ip:", meta.ip);
-  absl::Status throttled = CheckCounter(limit_key, settings_.login_max_failures, "failed logins");
+  attempt.limit_key = absl::StrCat("rl:login:", id_index);
+  attempt.ip_key = absl::StrCat("rl:login-ip:", meta.ip);
+  absl::Status throttled =
+      CheckCounter(attempt.limit_key, settings_.login_max_failures, "failed logins");
   if (throttled.ok() && !meta.ip.empty()) {
-    throttled = CheckCounter(ip_key, settings_.login_max_failures_ip, "failed logins");
+    throttled = CheckCounter(attempt.ip_key, settings_.login_max_failures_ip, "failed logins");
   }
   if (!throttled.ok()) {
     Audit("LOGIN_THROTTLED", "", meta);
     return throttled;
   }
+  ASSIGN_OR_RETURN(attempt.account, store_->FindByLogin(login, phone_index, id_index));
+  return attempt;
+}
 
-  ASSIGN_OR_RETURN(auto account, store_->FindByLogin(login, phone_index, id_index));
-  bool ok = VerifyPassword(req.password(), account ? account->password_hash : dummy_hash_);
-  if (!account || !ok) {
-    Count(limit_key, settings_.login_failure_window);
-    if (!meta.ip.empty()) Count(ip_key, settings_.login_failure_window);
-    Audit("LOGIN_FAILED", account ? account->id : "", meta);
-    return WrongLogin();
-  }
-  if (NeedsRehash(account->password_hash, settings_.password)) {
-    if (auto hash = HashPassword(req.password(), settings_.password); hash.ok()) {
-      (void)store_->UpdatePasswordHash(account->id, *hash);
+void IdentityLogic::CheckPassword(LoginAttempt& attempt) const {
+  // An unknown login costs the same hash as a known one.
+  attempt.password_ok = VerifyPassword(
+      attempt.request.password(), attempt.account ? attempt.account->password_hash : dummy_hash_);
+  attempt.password_ok = attempt.password_ok && attempt.account.has_value();
+  if (attempt.password_ok && NeedsRehash(attempt.account->password_hash, settings_.password)) {
+    if (auto hash = HashPassword(attempt.request.password(), settings_.password); hash.ok()) {
+      attempt.new_hash = *std::move(hash);
     }
   }
+}
+
+absl::StatusOr<v1::SessionTokens> IdentityLogic::FinishLogin(const LoginAttempt& attempt) {
+  if (!attempt.password_ok) {
+    Count(attempt.limit_key, settings_.login_failure_window);
+    if (!attempt.meta.ip.empty()) Count(attempt.ip_key, settings_.login_failure_window);
+    Audit("LOGIN_FAILED", attempt.account ? attempt.account->id : "", attempt.meta);
+    return WrongLogin();
+  }
+  const Account& account = *attempt.account;
   std::string refresh = NewRefreshToken();
+  AuditEvent audit{"LOGIN", account.id, "", "", attempt.meta.request_id, attempt.meta.ip};
   ASSIGN_OR_RETURN(std::string session_id,
-                   store_->CreateSession(account->id, TokenHash(refresh), settings_.session_ttl));
-  Log(LogLevel::kInfo, "session_created", {{"account", account->id}, {"session", session_id}});
-  Audit("LOGIN", account->id, meta);
-  return Issue(*account, session_id, refresh);
+                   store_->CreateSession(account.id, TokenHash(refresh), settings_.session_ttl,
+                                         audit, attempt.new_hash));
+  Log(LogLevel::kInfo, "session_created", {{"account", account.id}, {"session", session_id}});
+  return Issue(account, session_id, refresh);
 }
 
 absl::StatusOr<v1::SessionTokens> IdentityLogic::RefreshSession(

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -42,6 +43,23 @@ class IdentityLogic {
   absl::StatusOr<v1::CreateAccountResponse> CreateAccount(const v1::CreateAccountRequest& req);
   absl::StatusOr<v1::SessionTokens> CreateSession(const v1::CreateSessionRequest& req,
                                                   const RequestMeta& meta = {});
+
+  /// Login in three steps, so that the thread that hashes does nothing else:
+  /// BeginLogin (validation, throttles, look-up) and FinishLogin (failure count, or
+  /// the session, its audit row and any rehash in one transaction) on the general
+  /// executor, CheckPassword on the hashing pool. CreateSession runs all three.
+  struct LoginAttempt {
+    v1::CreateSessionRequest request;
+    RequestMeta meta;
+    std::string limit_key, ip_key;
+    std::optional<Account> account;
+    bool password_ok = false;
+    std::string new_hash;  // Set when the parameters rose and the password was right.
+  };
+  absl::StatusOr<LoginAttempt> BeginLogin(const v1::CreateSessionRequest& req,
+                                          const RequestMeta& meta);
+  void CheckPassword(LoginAttempt& attempt) const;
+  absl::StatusOr<v1::SessionTokens> FinishLogin(const LoginAttempt& attempt);
   absl::StatusOr<v1::SessionTokens> RefreshSession(const v1::RefreshSessionRequest& req);
   absl::Status DeleteCurrentSession(const Caller& caller);
   absl::Status ResetPassword(const v1::ResetPasswordRequest& req, const RequestMeta& meta = {});

@@ -41,16 +41,36 @@ grpc::ServerUnaryReactor* IdentityService::SendSmsCode(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* IdentityService::CreateAccount(grpc::CallbackServerContext* ctx,
                                                          const v1::CreateAccountRequest* req,
                                                          v1::CreateAccountResponse* resp) {
-  return RunBlocking(ctx, executor_,
+  return RunBlocking(ctx, hash_executor_,
                      [this, req, resp] { return Into(logic_->CreateAccount(*req), resp); });
 }
 
 grpc::ServerUnaryReactor* IdentityService::CreateSession(grpc::CallbackServerContext* ctx,
                                                          const v1::CreateSessionRequest* req,
                                                          v1::SessionTokens* resp) {
-  return RunBlocking(ctx, executor_, [this, req, resp, meta = RequestMetaOf(*ctx)] {
-    return Into(logic_->CreateSession(*req, meta), resp);
+  // Look-up on the executor, the hash on the hashing pool, the session on the
+  // executor again: the hashing threads do nothing but hash.
+  auto* reactor = ctx->DefaultReactor();
+  auto finish = [reactor](const absl::Status& status) { reactor->Finish(ToGrpcStatus(status)); };
+  auto busy = [finish] {
+    finish(
+        Error(absl::StatusCode::kUnavailable, reason::kUnavailable, "server is busy, try again"));
+  };
+  auto third = [this, resp, finish](std::shared_ptr<IdentityLogic::LoginAttempt> attempt) {
+    finish(Into(logic_->FinishLogin(*attempt), resp));
+  };
+  auto second = [this, third, busy](std::shared_ptr<IdentityLogic::LoginAttempt> attempt) {
+    logic_->CheckPassword(*attempt);
+    if (!executor_->TryPost([third, attempt] { third(attempt); })) busy();
+  };
+  bool posted = executor_->TryPost([this, req, finish, second, busy, meta = RequestMetaOf(*ctx)] {
+    auto attempt = logic_->BeginLogin(*req, meta);
+    if (!attempt.ok()) return finish(attempt.status());
+    auto shared = std::make_shared<IdentityLogic::LoginAttempt>(*std::move(attempt));
+    if (!hash_executor_->TryPost([second, shared] { second(shared); })) busy();
   });
+  if (!posted) busy();
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* IdentityService::RefreshSession(grpc::CallbackServerContext* ctx,
@@ -73,7 +93,7 @@ grpc::ServerUnaryReactor* IdentityService::DeleteCurrentSession(
 grpc::ServerUnaryReactor* IdentityService::ResetPassword(grpc::CallbackServerContext* ctx,
                                                          const v1::ResetPasswordRequest* req,
                                                          v1::ResetPasswordResponse*) {
-  return RunBlocking(ctx, executor_, [this, req, meta = RequestMetaOf(*ctx)] {
+  return RunBlocking(ctx, hash_executor_, [this, req, meta = RequestMetaOf(*ctx)] {
     return logic_->ResetPassword(*req, meta);
   });
 }

@@ -12,9 +12,16 @@ namespace admissions::identity {
 /// maps the status. No domain rules here.
 class IdentityService final : public v1::Identity::CallbackService {
  public:
+  /// `hash_executor` runs the calls that hash a password (login, registration,
+  /// reset, staff creation): a small pool of low-priority threads, so that hashing
+  /// at saturation never starves the other calls.
   IdentityService(IdentityLogic* logic, VerificationLogic* verification, const Authenticator* auth,
-                  BoundedExecutor* executor)
-      : logic_(logic), verification_(verification), auth_(auth), executor_(executor) {}
+                  BoundedExecutor* executor, BoundedExecutor* hash_executor)
+      : logic_(logic),
+        verification_(verification),
+        auth_(auth),
+        executor_(executor),
+        hash_executor_(hash_executor) {}
 
   grpc::ServerUnaryReactor* SendSmsCode(grpc::CallbackServerContext* ctx,
                                         const v1::SendSmsCodeRequest* req,
@@ -92,6 +99,7 @@ class IdentityService final : public v1::Identity::CallbackService {
   VerificationLogic* verification_;
   const Authenticator* auth_;
   BoundedExecutor* executor_;
+  BoundedExecutor* hash_executor_;
 };
 
 }  // namespace admissions::identity

@@ -112,10 +112,14 @@ class IdentityStore {
   virtual absl::Status UpdatePasswordHash(const std::string& account_id,
                                           const std::string& hash) = 0;
 
-  /// A new login session with its first refresh token; returns the session id.
+  /// A new login session with its first refresh token, its audit row and, when
+  /// `new_password_hash` is not empty, the account's upgraded hash, in one
+  /// transaction; returns the session id.
   virtual absl::StatusOr<std::string> CreateSession(const std::string& account_id,
                                                     const std::string& refresh_hash,
-                                                    absl::Duration lifetime) = 0;
+                                                    absl::Duration lifetime,
+                                                    const AuditEvent& audit,
+                                                    const std::string& new_password_hash) = 0;
   /// Marks `old_hash` used and stores `new_hash` for the same session. A token
   /// presented after it was used revokes its session (kReused).
   virtual absl::StatusOr<RefreshResult> RotateRefreshToken(const std::string& old_hash,

@@ -1,4 +1,5 @@
 // identity-service: accounts, SMS codes, login sessions and tokens.
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -82,6 +83,10 @@ int main(int argc, char** argv) {
                     "(random when empty)");
   const int64_t qr_ttl = config.Int("verification_ttl_seconds", "VERIFICATION_TTL_SECONDS", 600,
                                     "lifetime of a verification QR code (at most 600)");
+  const int64_t hash_threads = config.Int(
+      "hash_threads", "IDENTITY_HASH_THREADS",
+      std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()) - 1),
+      "threads that hash passwords (low priority); default: the cores less one");
   const std::string log_level = config.String("log_level", "LOG_LEVEL", "info", "log level");
   InitLogging("identity", ParseLogLevel(log_level));
   if (auto st = config.Finish(); !st.ok()) {
@@ -171,13 +176,16 @@ int main(int argc, char** argv) {
 
   Authenticator auth(std::move(verifier), &revoked);
   BoundedExecutor executor(static_cast<int>(pool_size), 1024);
-  identity::IdentityService service(&logic, &verification, &auth, &executor);
+  BoundedExecutor hash_executor(static_cast<int>(std::max<int64_t>(1, hash_threads)), 1024,
+                                /*nice=*/10);
+  identity::IdentityService service(&logic, &verification, &auth, &executor, &hash_executor);
 
   GrpcServerOptions options;
   options.service_name = "identity";
   options.listen_address = grpc_addr;
   options.port_file = port_file;
   auto st = RunGrpcServer(options, {&service});
+  hash_executor.Shutdown();
   executor.Shutdown();
   if (!st.ok()) {
     Log(LogLevel::kError, "server_failed", {{"error", st.message()}});

@@ -330,11 +330,15 @@ absl::Status PgIdentityStore::UpdatePasswordHash(const std::string& account_id,
 
 absl::StatusOr<std::string> PgIdentityStore::CreateSession(const std::string& account_id,
                                                            const std::string& refresh_hash,
-                                                           absl::Duration lifetime) {
+                                                           absl::Duration lifetime,
+                                                           const AuditEvent& audit,
+                                                           const std::string& new_password_hash) {
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::string> {
+    if (!new_password_hash.empty()) tx.exec_prepared0(kUpdateHash, account_id, new_password_hash);
     auto row = tx.exec_prepared1(kInsertSession, account_id, absl::ToDoubleSeconds(lifetime));
     std::string session_id = row[0].as<std::string>();
     tx.exec_prepared0(kInsertRefresh, refresh_hash, session_id);
+    Audit(tx, audit);
     return session_id;
   });
 }

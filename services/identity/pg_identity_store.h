@@ -27,7 +27,8 @@ class PgIdentityStore : public IdentityStore, public GateStore {
   absl::Status UpdatePasswordHash(const std::string& account_id, const std::string& hash) override;
   absl::StatusOr<std::string> CreateSession(const std::string& account_id,
                                             const std::string& refresh_hash,
-                                            absl::Duration lifetime) override;
+                                            absl::Duration lifetime, const AuditEvent& audit,
+                                            const std::string& new_password_hash) override;
   absl::StatusOr<RefreshResult> RotateRefreshToken(const std::string& old_hash,
                                                    const std::string& new_hash) override;
   absl::StatusOr<bool> RevokeSession(const std::string& session_id, const std::string& account_id,

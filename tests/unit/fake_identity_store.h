@@ -110,8 +110,14 @@ class FakeIdentityStore : public IdentityStore {
     return absl::OkStatus();
   }
   absl::StatusOr<std::string> CreateSession(const std::string& account_id,
-                                            const std::string& refresh_hash,
-                                            absl::Duration) override {
+                                            const std::string& refresh_hash, absl::Duration,
+                                            const AuditEvent& event,
+                                            const std::string& new_password_hash) override {
+    if (!new_password_hash.empty()) {
+      accounts[account_id].password_hash = new_password_hash;
+      ++rehashes;
+    }
+    audit.push_back(event);
     std::string sid = "sess-" + std::to_string(sessions.size() + 1);
     sessions[sid] = Session{account_id};
     refresh[refresh_hash] = Refresh{sid};
