@@ -196,11 +196,21 @@ void HttpSession::ReadHeader() {
   }
   parser_.emplace();
   parser_->header_limit(context_->max_header_bytes);
-  parser_->body_limit(context_->max_body_bytes);
+  parser_->body_limit(context_->max_any_body_bytes);
   idle_ = true;
   stream_.expires_after(context_->read_timeout);
   http::async_read_header(stream_, buffer_, *parser_,
                           beast::bind_front_handler(&HttpSession::OnHeader, shared_from_this()));
+}
+
+uint64_t HttpSession::BodyLimitFor(const Request& request) const {
+  std::string_view target = request.target();
+  std::string_view path = target.substr(0, target.find('?'));
+  RouteMatch match = context_->routes->Match(request.method_string(), path);
+  if (match.kind == RouteMatch::Kind::kFound && match.route->max_body_bytes > 0) {
+    return match.route->max_body_bytes;
+  }
+  return context_->max_body_bytes;
 }
 
 void HttpSession::OnHeader(beast::error_code ec, size_t) {
@@ -215,6 +225,17 @@ void HttpSession::OnHeader(beast::error_code ec, size_t) {
     return;
   }
   const Request& request = parser_->get();
+  // Now that the route is known, hold the body to its own limit.
+  uint64_t limit = BodyLimitFor(request);
+  if (auto length = parser_->content_length(); length && *length > limit) {
+    close_after_response_ = true;
+    linger_after_response_ = true;
+    SetErrorResponse(MakeHttpError(grpc::StatusCode::INVALID_ARGUMENT, reason::kPayloadTooLarge,
+                                   absl::StrCat("request body is larger than ", limit, " bytes")));
+    Send();
+    return;
+  }
+  parser_->body_limit(limit);
   if (EqualsIgnoreCase(request[http::field::expect], "100-continue")) {
     continue_ = {};
     continue_.version(request.version());

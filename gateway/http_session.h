@@ -72,6 +72,9 @@ struct SessionContext {
   RevocationList* revocations = nullptr;
   SessionTracker* tracker = nullptr;
   uint64_t max_body_bytes = 1 << 20;
+  /// The largest of max_body_bytes and every route's own limit: what a header may
+  /// announce before the route is known.
+  uint64_t max_any_body_bytes = 1 << 20;
   uint32_t max_header_bytes = 16 * 1024;
   std::chrono::milliseconds read_timeout{30000};
   std::chrono::milliseconds grpc_deadline{5000};
@@ -119,6 +122,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   };
 
   void ReadHeader();
+  /// The body limit of the route a request header names (the default when none).
+  uint64_t BodyLimitFor(const Request& request) const;
   void OnHeader(boost::beast::error_code ec, size_t bytes);
   void OnContinueWritten(boost::beast::error_code ec, size_t bytes);
   void ReadBody();

@@ -315,6 +315,8 @@ absl::StatusOr<RouteTable> BuildRouteTable(const std::vector<ServiceBinding>& se
       route.requires_face_verification = !rule.no_auth() && !skip_face;
       route.dev_only = rule.dev_only();
       route.success_status = status;
+      if (rule.max_body_bytes() < 0) return Invalid(method, "http rule max_body_bytes is negative");
+      route.max_body_bytes = static_cast<uint64_t>(rule.max_body_bytes());
       route.ends_session = route.http_method == "DELETE" && route.path == "/v1/sessions/current";
 
       auto added = table.Add(std::move(route));

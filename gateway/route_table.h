@@ -66,6 +66,8 @@ struct Route {
   bool requires_face_verification = false;
   /// 200 unless the rule says otherwise; 204 sends no body.
   int success_status = 200;
+  /// The largest body this route takes; 0: the gateway's default.
+  uint64_t max_body_bytes = 0;
   /// DELETE /v1/sessions/current: on success the gateway revokes the caller's session locally.
   bool ends_session = false;
 };

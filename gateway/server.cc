@@ -80,6 +80,10 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
   context.revocations = gateway->revocations_;
   context.tracker = &gateway->tracker_;
   context.max_body_bytes = o.max_body_bytes;
+  context.max_any_body_bytes = o.max_body_bytes;
+  for (const auto& route : gateway->routes_.routes()) {
+    context.max_any_body_bytes = std::max(context.max_any_body_bytes, route->max_body_bytes);
+  }
   context.read_timeout = o.read_timeout;
   context.grpc_deadline = o.grpc_deadline;
   context.readiness_timeout = o.readiness_timeout;

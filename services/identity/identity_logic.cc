@@ -386,6 +386,25 @@ absl::StatusOr<v1::Me> IdentityLogic::GetMe(const Caller& caller) {
   return me;
 }
 
+absl::StatusOr<v1::EligibilityIdentity> IdentityLogic::GetEligibilityIdentity(
+    const std::string& account_id) {
+  if (account_id.size() != 36) return InvalidField("accountId", "not an account id");
+  ASSIGN_OR_RETURN(auto account, store_->FindById(account_id));
+  if (!account) return Error(absl::StatusCode::kNotFound, reason::kNotFound, "no such account");
+  auto sealed = Base64Decode(account->id_number_sealed);
+  if (account->id_number_sealed.empty() || !sealed) {
+    return Error(absl::StatusCode::kFailedPrecondition, "NO_ID_NUMBER",
+                 "this account has no ID number (staff)");
+  }
+  ASSIGN_OR_RETURN(std::string id_number, box_.Open(*sealed));
+  v1::EligibilityIdentity out;
+  out.set_name(account->name);
+  out.set_id_type(static_cast<v1::IdType>(account->id_type));
+  out.set_id_number_index(HexEncode(index_.Compute(kIdDomain, id_number)));
+  out.set_id_number_masked(MaskIdNumber(id_number));
+  return out;
+}
+
 absl::StatusOr<v1::ListSmsOutboxResponse> IdentityLogic::ListSmsOutbox(
     const v1::ListSmsOutboxRequest& req) {
   if (!settings_.dev_mode) {

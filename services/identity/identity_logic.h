@@ -66,6 +66,8 @@ class IdentityLogic {
   absl::StatusOr<v1::RecoverUsernameResponse> RecoverUsername(
       const v1::RecoverUsernameRequest& req);
   absl::StatusOr<v1::Me> GetMe(const Caller& caller);
+  /// Internal: name, ID type and ID-number blind index, for roster matching.
+  absl::StatusOr<v1::EligibilityIdentity> GetEligibilityIdentity(const std::string& account_id);
   /// Development mode only (NOT_FOUND otherwise).
   absl::StatusOr<v1::ListSmsOutboxResponse> ListSmsOutbox(const v1::ListSmsOutboxRequest& req);
 

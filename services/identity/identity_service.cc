@@ -263,4 +263,12 @@ grpc::ServerUnaryReactor* IdentityService::GetGateState(grpc::CallbackServerCont
   });
 }
 
+grpc::ServerUnaryReactor* IdentityService::GetEligibilityIdentity(
+    grpc::CallbackServerContext* ctx, const v1::GetEligibilityIdentityRequest* req,
+    v1::EligibilityIdentity* resp) {
+  return RunBlocking(ctx, executor_, [this, req, resp] {
+    return Into(logic_->GetEligibilityIdentity(req->account_id()), resp);
+  });
+}
+
 }  // namespace admissions::identity

@@ -89,6 +89,9 @@ class IdentityService final : public v1::Identity::CallbackService {
   grpc::ServerUnaryReactor* GetGateState(grpc::CallbackServerContext* ctx,
                                          const v1::GetGateStateRequest* req,
                                          v1::GateState* resp) override;
+  grpc::ServerUnaryReactor* GetEligibilityIdentity(grpc::CallbackServerContext* ctx,
+                                                   const v1::GetEligibilityIdentityRequest* req,
+                                                   v1::EligibilityIdentity* resp) override;
 
  private:
   /// Authenticates, then runs `fn(caller)` on the executor.

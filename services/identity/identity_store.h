@@ -135,6 +135,7 @@ class IdentityStore {
   /// The account, when `session_id` is one of its live sessions.
   virtual absl::StatusOr<std::optional<Account>> FindBySession(const std::string& account_id,
                                                                const std::string& session_id) = 0;
+  virtual absl::StatusOr<std::optional<Account>> FindById(const std::string& account_id) = 0;
   /// Checks and consumes the latest code for the phone and purpose, alone.
   virtual absl::StatusOr<CodeOutcome> ConsumeCode(const CodeCheck& code) = 0;
   /// A staff account; ALREADY_EXISTS (details.field login) when the login is taken.

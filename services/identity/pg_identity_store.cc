@@ -411,21 +411,35 @@ absl::StatusOr<std::optional<Account>> PgIdentityStore::FindBySession(
   });
 }
 
+absl::StatusOr<std::optional<Account>> PgIdentityStore::FindById(const std::string& account_id) {
+  return pool_.Read([&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<Account>> {
+    auto rows = tx.exec_prepared(kFindAccountById, account_id);
+    if (rows.empty()) return std::optional<Account>();
+    return std::optional<Account>(ReadAccount(rows[0]));
+  });
+}
+
 absl::StatusOr<CodeOutcome> PgIdentityStore::ConsumeCode(const CodeCheck& code) {
   return pool_.Transact(
       [&](pqxx::work& tx) -> absl::StatusOr<CodeOutcome> { return CheckCode(tx, code); });
 }
 
 absl::StatusOr<std::string> PgIdentityStore::CreateStaffAccount(const NewAccount& a) {
+  auto taken = [] {
+    return Error(absl::StatusCode::kAlreadyExists, reason::kAlreadyExists, "this login is taken",
+                 {{"field", "login"}});
+  };
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::string> {
-    if (!tx.exec_prepared(kFindLoginName, a.login_name).empty()) {
-      return Error(absl::StatusCode::kAlreadyExists, reason::kAlreadyExists, "this login is taken",
-                   {{"field", "login"}});
+    if (!tx.exec_prepared(kFindLoginName, a.login_name).empty()) return taken();
+    try {
+      auto row = tx.exec_prepared1(kInsertAccount, a.name, a.id_type, a.id_number_sealed,
+                                   a.id_number_index, a.phone_sealed, a.phone_index, a.login_name,
+                                   a.password_hash, a.school_id, absl::StrJoin(a.roles, ","));
+      return row[0].as<std::string>();
+    } catch (const pqxx::unique_violation&) {
+      // Lost a race with a concurrent creation of the same login.
+      return taken();
     }
-    auto row = tx.exec_prepared1(kInsertAccount, a.name, a.id_type, a.id_number_sealed,
-                                 a.id_number_index, a.phone_sealed, a.phone_index, a.login_name,
-                                 a.password_hash, a.school_id, absl::StrJoin(a.roles, ","));
-    return row[0].as<std::string>();
   });
 }
 

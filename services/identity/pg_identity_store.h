@@ -39,6 +39,7 @@ class PgIdentityStore : public IdentityStore, public GateStore {
   absl::StatusOr<std::optional<Account>> FindBySession(const std::string& account_id,
                                                        const std::string& session_id) override;
 
+  absl::StatusOr<std::optional<Account>> FindById(const std::string& account_id) override;
   absl::StatusOr<CodeOutcome> ConsumeCode(const CodeCheck& code) override;
   absl::StatusOr<std::string> CreateStaffAccount(const NewAccount& account) override;
   absl::Status AppendAudit(const AuditEvent& event) override;

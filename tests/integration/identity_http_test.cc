@@ -15,6 +15,10 @@ class IdentityHttpTest : public ::testing::Test {
  protected:
   Stack& s = Stack::Get();
 
+  // Every test here comes from 127.0.0.1: start each with fresh per-IP and
+  // per-login counters (ctest runs the binaries one at a time).
+  void SetUp() override { s.RedisDeleteMatching("rl:*"); }
+
   int Accounts() { return std::stoi(s.Sql("SELECT count(*) FROM identity.accounts")); }
 
   std::string AccountJson(const std::string& phone, const std::string& code,
@@ -39,7 +43,9 @@ class IdentityHttpTest : public ::testing::Test {
     EXPECT_EQ(r.status, status) << r.body;
     EXPECT_EQ(r.ErrorCode(), code) << r.body;
     EXPECT_FALSE(r.Str("error.message").empty()) << r.body;
-    if (!field.empty()) EXPECT_EQ(r.Str("error.details.field"), field) << r.body;
+    if (!field.empty()) {
+      EXPECT_EQ(r.Str("error.details.field"), field) << r.body;
+    }
   }
 };
 

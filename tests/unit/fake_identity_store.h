@@ -177,6 +177,11 @@ class FakeIdentityStore : public IdentityStore {
   }
 
   absl::StatusOr<CodeOutcome> ConsumeCode(const CodeCheck& code) override { return Check(code); }
+  absl::StatusOr<std::optional<Account>> FindById(const std::string& account_id) override {
+    auto it = accounts.find(account_id);
+    if (it == accounts.end()) return std::optional<Account>();
+    return std::optional<Account>(it->second);
+  }
   absl::StatusOr<std::string> CreateStaffAccount(const NewAccount& a) override {
     for (const auto& [id, acc] : accounts) {
       if (acc.login_name == a.login_name) return absl::AlreadyExistsError("login");
