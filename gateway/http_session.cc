@@ -577,6 +577,15 @@ void HttpSession::CallRoute() {
   }
 
   auto call = NewCall();
+  // A long poll (a request field wait_seconds) gets its wait on top of the deadline.
+  if (const auto* wait = message->GetDescriptor()->FindFieldByName("wait_seconds");
+      wait != nullptr && wait->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_INT32) {
+    int32_t seconds = message->GetReflection()->GetInt32(*message, wait);
+    if (seconds > 0) {
+      call->context.set_deadline(std::chrono::system_clock::now() + context_->grpc_deadline +
+                                 std::chrono::seconds(std::min(seconds, 60)));
+    }
+  }
   call->request = StringToByteBuffer(message->SerializeAsString());
   stream_.expires_never();
   auto self = shared_from_this();
