@@ -79,9 +79,14 @@ auto PgPool::Transact(Fn&& fn) -> std::invoke_result_t<Fn&, pqxx::work&> {
     if (!conn.ok()) return Result(conn.status());
     std::unique_ptr<pqxx::connection> c = *std::move(conn);
     try {
-      pqxx::work tx(*c);
-      Result result = fn(tx);
-      if (result.ok()) tx.commit();  // Otherwise the destructor rolls back.
+      Result result;
+      {
+        // The transaction ends (commit, or rollback in its destructor) before the
+        // connection goes back to the pool, where another thread may take it.
+        pqxx::work tx(*c);
+        result = fn(tx);
+        if (result.ok()) tx.commit();
+      }
       Release(std::move(c));
       return result;
     } catch (...) {

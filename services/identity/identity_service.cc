@@ -1,5 +1,9 @@
 #include "identity/identity_service.h"
 
+#include <atomic>
+#include <memory>
+
+#include "absl/time/clock.h"
 #include "common/server.h"
 
 namespace admissions::identity {
@@ -18,6 +22,79 @@ grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* ctx, const absl::S
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
+
+// One long poll of GetVerification. It answers once: when the first read finds the
+// verification final, when a change notification finds a status other than the one
+// the first read saw (or a final one), or at the deadline with the status as it is.
+// A notification that finds nothing new (the echo of a change that happened before
+// the poll began arrives through Redis after it) does not end the poll: it waits on.
+class VerificationPoll : public std::enable_shared_from_this<VerificationPoll> {
+ public:
+  VerificationPoll(VerificationLogic* logic, BoundedExecutor* executor,
+                   grpc::ServerUnaryReactor* reactor, Caller caller, std::string id,
+                   v1::Verification* resp, absl::Time deadline)
+      : logic_(logic),
+        executor_(executor),
+        reactor_(reactor),
+        caller_(std::move(caller)),
+        id_(std::move(id)),
+        resp_(resp),
+        deadline_(deadline) {}
+
+  void Start() {
+    Arm();
+    // When the executor is full, the waiter still answers at the change or deadline.
+    (void)executor_->TryPost([self = shared_from_this()] { self->Read(Why::kFirst); });
+  }
+  grpc::ServerUnaryReactor* reactor() const { return reactor_; }
+
+ private:
+  enum class Why { kFirst, kChanged, kDeadline };
+
+  void Arm() {
+    auto self = shared_from_this();
+    ticket_.store(logic_->hub()->Wait(id_, deadline_, [self](bool notified) {
+      Why why = notified ? Why::kChanged : Why::kDeadline;
+      if (!self->executor_->TryPost([self, why] { self->Read(why); }) &&
+          !self->done_.exchange(true)) {
+        self->reactor_->Finish(ToGrpcStatus(
+            Error(absl::StatusCode::kUnavailable, reason::kUnavailable, "server is busy")));
+      }
+    }));
+  }
+
+  void Read(Why why) {
+    if (done_.load()) return;
+    auto v = logic_->GetVerification(caller_, id_);
+    bool settled = !v.ok() || (v->status() != v1::PENDING && v->status() != v1::VERIFYING);
+    if (!settled) {
+      if (why == Why::kFirst) {
+        int unseen = 0;
+        seen_.compare_exchange_strong(unseen, v->status());
+        return;
+      }
+      if (why == Why::kChanged && v->status() == seen_.load() && absl::Now() < deadline_) {
+        Arm();
+        return;
+      }
+    }
+    if (why == Why::kFirst) logic_->hub()->Cancel(ticket_.load());
+    if (done_.exchange(true)) return;
+    if (v.ok()) *resp_ = *std::move(v);
+    reactor_->Finish(ToGrpcStatus(v.status()));
+  }
+
+  VerificationLogic* logic_;
+  BoundedExecutor* executor_;
+  grpc::ServerUnaryReactor* reactor_;
+  const Caller caller_;
+  const std::string id_;
+  v1::Verification* resp_;
+  const absl::Time deadline_;
+  std::atomic<bool> done_{false};
+  std::atomic<uint64_t> ticket_{0};
+  std::atomic<int> seen_{0};  // The status the first read found; 0 until it has run.
+};
 
 }  // namespace
 
@@ -165,38 +242,13 @@ grpc::ServerUnaryReactor* IdentityService::GetVerification(grpc::CallbackServerC
       return Into(verification_->GetVerification(caller, req->verification_id()), resp);
     });
   }
-  // Long poll: register the wait first so that no change slips between the read
-  // and the wait; whichever of the read, the change or the deadline finishes the
-  // call first wins, once.
-  struct Poll {
-    std::atomic<bool> done{false};
-    uint64_t ticket = 0;
-  };
-  auto poll = std::make_shared<Poll>();
-  auto* reactor = ctx->DefaultReactor();
-  VerificationLogic* logic = verification_;
-  BoundedExecutor* executor = executor_;
-  auto read = [logic, req, resp, reactor, poll, caller = *caller](bool final_read) {
-    auto v = logic->GetVerification(caller, req->verification_id());
-    bool settled = !v.ok() || (v->status() != v1::PENDING && v->status() != v1::VERIFYING);
-    if (!settled && !final_read) return;
-    if (!final_read) logic->hub()->Cancel(poll->ticket);
-    if (poll->done.exchange(true)) return;
-    if (v.ok()) *resp = *std::move(v);
-    reactor->Finish(ToGrpcStatus(v.status()));
-  };
-  poll->ticket = verification_->hub()->Wait(
-      req->verification_id(), absl::Now() + absl::Seconds(req->wait_seconds()),
-      [executor, read, poll, reactor](bool) {
-        if (!executor->TryPost([read] { read(true); }) && !poll->done.exchange(true)) {
-          reactor->Finish(ToGrpcStatus(
-              Error(absl::StatusCode::kUnavailable, reason::kUnavailable, "server is busy")));
-        }
-      });
-  if (!executor_->TryPost([read] { read(false); })) {
-    // The waiter still answers at its deadline.
-  }
-  return reactor;
+  // Long poll: the wait is registered before the first read, so that no change slips
+  // between the two.
+  auto poll = std::make_shared<VerificationPoll>(verification_, executor_, ctx->DefaultReactor(),
+                                                 *caller, req->verification_id(), resp,
+                                                 absl::Now() + absl::Seconds(req->wait_seconds()));
+  poll->Start();
+  return poll->reactor();
 }
 
 grpc::ServerUnaryReactor* IdentityService::ScanVerification(grpc::CallbackServerContext* ctx,
