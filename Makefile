@@ -5,7 +5,8 @@
 #                (GATEWAY_PORT=8081 make run moves it); Ctrl-C stops it
 #   make test    every test, against a PostgreSQL and a Redis of its own
 #                (make test ARGS='-R kustomize' passes arguments to ctest)
-#   make bench   the gateway against nginx, logins against the hash ceiling (tests/bench/results/)
+#   make bench   the gateway against nginx, logins against the hash ceiling, roster imports
+#                and the journey against /v1/me (tests/bench/results/)
 #   make build   build only
 #   make format  clang-format every tracked C++ file
 #   make openapi regenerate docs/api/openapi.json from the protos
@@ -18,7 +19,7 @@ ARGS ?=
 .PHONY: help run test bench build format clean openapi
 
 help:
-	@sed -n '4,13p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '4,14p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 run:
 	@bash deploy/local/run.sh
@@ -29,6 +30,7 @@ test:
 bench:
 	@bash tests/bench/bench.sh
 	@bash tests/bench/login_bench.sh
+	@bash tests/bench/enrollment_bench.sh
 
 build:
 	@bash deploy/local/install-deps.sh && source deploy/local/lib.sh && build

@@ -25,9 +25,9 @@ BUILD_DIR="${BUILD_DIR:-$ADMISSIONS_ROOT/build}"
 #   name            binary, relative to the build dir                     gateway flag
 ADMISSIONS_SERVICES=(
   "identity         services/identity/identity-service                    identity_addr"
+  "enrollment       services/enrollment/enrollment-service                enrollment_addr"
 )
 # Not written yet; their gateway flags stay empty until they join the list above:
-#   enrollment      services/enrollment/enrollment-service                enrollment_addr
 #   payment         services/payment/payment-service                      payment_addr
 #   materials       services/materials/materials-service                  materials_addr
 #   waiting-room    services/waiting_room/waiting-room-service            waiting_room_addr
@@ -452,9 +452,10 @@ ensure_keys() {
 # Gateway flags naming each started service's address, filled by start_services.
 GATEWAY_UPSTREAM_FLAGS=()
 
-# start_services DIR LOGDIR: starts every service of ADMISSIONS_SERVICES with its gRPC
-# server on a free port (it writes the port to DIR/NAME.port). Needs PG_URI, REDIS_URL,
-# DEV_MODE and the keys in the environment.
+# start_services DIR LOGDIR: starts every service of ADMISSIONS_SERVICES, in order, with
+# its gRPC server on a free port (it writes the port to DIR/NAME.port), and exports each
+# one's address as its flag in capitals (IDENTITY_ADDR=127.0.0.1:PORT) for the services
+# after it. Needs PG_URI, REDIS_URL, DEV_MODE and the keys in the environment.
 start_services() {
   local dir=$1 logdir=$2 line name binary flag port_file
   GATEWAY_UPSTREAM_FLAGS=()
@@ -472,6 +473,8 @@ start_services() {
       return 1
     fi
     GATEWAY_UPSTREAM_FLAGS+=("--$flag=127.0.0.1:$(<"$port_file")")
+    # Services started later reach this one by its address variable (IDENTITY_ADDR, ...).
+    export "${flag^^}=127.0.0.1:$(<"$port_file")"
   done
 }
 

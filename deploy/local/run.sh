@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: installs what is missing, builds, and starts the whole backend on this
 # machine in development mode: a private PostgreSQL and Redis, every service, and the
-# gateway on http://127.0.0.1:${GATEWAY_PORT:-8080}. Stays in the foreground; Ctrl-C or
-# SIGTERM stops everything in order and exits 0.
+# gateway on http://127.0.0.1:${GATEWAY_PORT:-8080}, then loads the demo data (demo.sh).
+# Stays in the foreground; Ctrl-C or SIGTERM stops everything in order and exits 0.
 #
 # Everything lives under .local/run-$GATEWAY_PORT/ (ignored by git): the database and
 # the Redis AOF (kept between runs), the keys (generated once, so the data stays
@@ -73,6 +73,8 @@ ensure_keys "$RUN_DIR/keys.env"
 
 start_services "$RUN_DIR" "$LOG_DIR" || exit 1
 start_gateway "$RUN_DIR" "$LOG_DIR" "$GATEWAY_PORT" || exit 1
+log "loading the demo data"
+demo_info=$("$here/demo.sh" "$GATEWAY_URL") || die "the demo data did not load (see above)"
 
 rel_dir=${RUN_DIR#"$ADMISSIONS_ROOT"/}
 cat <<EOF
@@ -82,6 +84,7 @@ cat <<EOF
     URL            $GATEWAY_URL        (health: $GATEWAY_URL/healthz)
     Dev operator   login: operator    password: operator-dev-pass
     SMS outbox     $GATEWAY_URL/v1/dev/sms-outbox?phone=PHONE
+$demo_info
     Logs           $rel_dir/logs/*.log
     Data           $rel_dir/ (PostgreSQL on 127.0.0.1:$pg_port, Redis on 127.0.0.1:$redis_port)
 

@@ -1,6 +1,7 @@
 #include "integration/harness.h"
 
 #include <signal.h>
+#include <sodium.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,9 +18,12 @@
 #include <pqxx/pqxx>
 #include <random>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "common/crypto.h"
 #include "common/redis.h"
 #include "google/protobuf/util/json_util.h"
@@ -111,7 +115,11 @@ std::string HttpResponse::Str(const std::string& path) const {
 Process::Process(const std::string& binary, const std::vector<std::string>& args,
                  const std::map<std::string, std::string>& env, const std::string& log_path) {
   std::vector<std::string> envs;
-  for (char** e = environ; *e != nullptr; ++e) envs.emplace_back(*e);
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    // A variable set here replaces an inherited one of the same name.
+    if (env.count(std::string(entry.substr(0, entry.find('=')))) == 0) envs.emplace_back(entry);
+  }
   for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
   pid_ = fork();
   if (pid_ == 0) {
@@ -191,7 +199,11 @@ Stack::Stack() {
 
   std::string seed = RandomBytes(32);
   signing_key_ = Base64Encode(seed);
-  std::map<std::string, std::string> env = {
+  face_simulator_key_ = Base64Encode(RandomBytes(32));
+  // Identity checks provider callbacks against the simulator's key only while no
+  // provider key is configured: never inherit one from the shell.
+  unsetenv("FACE_PROVIDER_PUBLIC_KEY");
+  env_ = {
       {"PG_URI", pg_uri_},
       {"REDIS_URL", redis_url_},
       {"TOKEN_SIGNING_KEY", signing_key_},
@@ -200,26 +212,48 @@ Stack::Stack() {
       {"PII_INDEX_KEY", Base64Encode(RandomBytes(32))},
       {"DEV_MODE", "true"},
   };
+  std::map<std::string, std::string> identity_env = env_;
+  identity_env["FACE_SIMULATOR_KEY"] = face_simulator_key_;
   std::string id_log = dir_ + "/identity.log";
   identity_ = std::make_unique<Process>(
       build + "/services/identity/identity-service",
       std::vector<std::string>{"--grpc_addr=127.0.0.1:0", "--port_file=" + dir_ + "/identity.port"},
-      env, id_log);
-  int identity_port = WaitForPort(dir_ + "/identity.port", *identity_, id_log);
+      identity_env, id_log);
+  identity_port_ = WaitForPort(dir_ + "/identity.port", *identity_, id_log);
+  StartEnrollment();
 
   std::string gw_log = dir_ + "/gateway.log";
   gateway_ = std::make_unique<Process>(
       build + "/gateway/gateway",
       std::vector<std::string>{"--port=0", "--port_file=" + dir_ + "/gateway.port",
-                               "--identity_addr=127.0.0.1:" + std::to_string(identity_port)},
-      env, gw_log);
+                               "--identity_addr=127.0.0.1:" + std::to_string(identity_port_),
+                               "--enrollment_addr=127.0.0.1:" + std::to_string(enrollment_port_)},
+      env_, gw_log);
   gateway_port_ = WaitForPort(dir_ + "/gateway.port", *gateway_, gw_log);
 }
 
+int Stack::StartGateway() {
+  std::string build = RequireEnv("ADMISSIONS_BUILD_DIR");
+  std::string name = "gateway" + std::to_string(extra_gateways_.size() + 2);
+  std::string log = dir_ + "/" + name + ".log";
+  std::string port_file = dir_ + "/" + name + ".port";
+  extra_gateways_.push_back(std::make_unique<Process>(
+      build + "/gateway/gateway",
+      std::vector<std::string>{"--port=0", "--port_file=" + port_file,
+                               "--identity_addr=127.0.0.1:" + std::to_string(identity_port_),
+                               "--enrollment_addr=127.0.0.1:" + std::to_string(enrollment_port_)},
+      env_, log));
+  return WaitForPort(port_file, *extra_gateways_.back(), log);
+}
+
 void Stack::Shutdown() {
+  for (auto& g : extra_gateways_) g->Stop();
+  extra_gateways_.clear();
   if (gateway_) gateway_->Stop();
+  if (enrollment_) enrollment_->Stop();
   if (identity_) identity_->Stop();
   gateway_.reset();
+  enrollment_.reset();
   identity_.reset();
   if (!db_name_.empty()) {
     try {
@@ -256,13 +290,29 @@ void Stack::RedisDeleteMatching(const std::string& pattern) {
   for (const auto& k : keys->elements) ASSERT_TRUE(pool.Command({"DEL", k.str}).ok());
 }
 
+void Stack::RedisPublish(const std::string& channel, const std::string& message) {
+  RedisPool pool(RedisAddress::Parse(redis_url_).value(), 1);
+  ASSERT_TRUE(pool.Command({"PUBLISH", channel, message}).ok());
+}
+
 HttpResponse Stack::Call(const std::string& method, const std::string& target,
                          const std::string& body,
                          const std::map<std::string, std::string>& headers) {
+  return CallVia(Via{}, method, target, body, headers);
+}
+
+HttpResponse Stack::CallVia(const Via& via, const std::string& method, const std::string& target,
+                            const std::string& body,
+                            const std::map<std::string, std::string>& headers) {
   boost::asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   stream.expires_after(std::chrono::seconds(30));
-  stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), gateway_port_));
+  if (!via.source_ip.empty()) {
+    stream.socket().open(tcp::v4());
+    stream.socket().bind(tcp::endpoint(boost::asio::ip::make_address(via.source_ip), 0));
+  }
+  stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
+                               via.port == 0 ? gateway_port_ : via.port));
   http::request<http::string_body> req(http::string_to_verb(method), target, 11);
   req.set(http::field::host, "127.0.0.1");
   bool has_type = false;
@@ -388,6 +438,152 @@ std::pair<std::string, std::string> Login(Stack& s, const std::string& login,
                   R"({"login":")" + login + R"(","password":")" + password + R"("})");
   EXPECT_EQ(r.status, 200) << r.body;
   return {r.Str("accessToken"), r.Str("refreshToken")};
+}
+
+std::map<std::string, std::string> FaceCallback::Headers() const {
+  return {{"X-Face-Signature", signature},
+          {"X-Face-Timestamp", timestamp},
+          {"X-Face-Nonce", nonce},
+          {"Content-Type", "application/json"}};
+}
+
+std::string FaceResultJson(const std::string& verification_id, bool passed, double score) {
+  return absl::StrCat(R"({"verificationId":")", verification_id, R"(","result":")",
+                      passed ? "PASSED" : "FAILED", R"(","score":)", score,
+                      R"(,"providerRef":"test-)", HexEncode(RandomBytes(4)), R"("})");
+}
+
+FaceCallback SignFaceCallback(const std::string& seed_b64, const std::string& body,
+                              int64_t timestamp, std::string nonce) {
+  FaceCallback cb;
+  cb.body = body;
+  cb.timestamp = std::to_string(timestamp);
+  cb.nonce = nonce.empty() ? Base64UrlEncode(RandomBytes(16)) : std::move(nonce);
+  auto keys = KeyPairFromSeed(*Base64Decode(seed_b64));
+  EXPECT_TRUE(keys.ok()) << keys.status();
+  std::string input = cb.timestamp + "." + cb.nonce + "." + cb.body;
+  unsigned char sig[crypto_sign_BYTES];
+  crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(input.data()),
+                       input.size(),
+                       reinterpret_cast<const unsigned char*>(keys->secret_key.data()));
+  cb.signature = Base64Encode(std::string(reinterpret_cast<char*>(sig), sizeof(sig)));
+  return cb;
+}
+
+FaceCallback SignFaceCallback(Stack& s, const std::string& body) {
+  return SignFaceCallback(s.face_simulator_key(), body, absl::ToUnixSeconds(absl::Now()));
+}
+
+HttpResponse PostFaceCallback(Stack& s, const FaceCallback& cb) {
+  return s.Call("POST", "/v1/providers/face/notify", cb.body, cb.Headers());
+}
+
+int CurrentAgreementVersion(Stack& s, const std::string& token) {
+  auto r = s.Call("GET", "/v1/agreement", "", Bearer(token));
+  EXPECT_EQ(r.status, 200) << r.body;
+  return std::atoi(r.Str("version").c_str());
+}
+
+void AcceptAgreement(Stack& s, const std::string& token) {
+  int version = CurrentAgreementVersion(s, token);
+  auto r = s.Call("POST", "/v1/agreement:accept", absl::StrCat(R"({"version":)", version, "}"),
+                  Bearer(token));
+  EXPECT_EQ(r.status, 204) << r.body;
+}
+
+std::pair<std::string, std::string> StartVerification(Stack& s, const std::string& token) {
+  auto r = s.Call("POST", "/v1/verifications", R"({"purpose":"ACCOUNT"})", Bearer(token));
+  EXPECT_EQ(r.status, 201) << r.body;
+  return {r.Str("verificationId"), r.Str("qrPayload")};
+}
+
+ReadyCandidate VerifiedCandidate(Stack& s) {
+  ReadyCandidate rc;
+  rc.c = RegisterCandidate(s);
+  rc.token = Login(s, rc.c.phone, rc.c.password).first;
+  AcceptAgreement(s, rc.token);
+  auto [id, qr] = StartVerification(s, rc.token);
+  auto scan =
+      s.Call("POST", "/v1/verifications:scan", R"({"qrPayload":")" + qr + "\"}", Bearer(rc.token));
+  EXPECT_EQ(scan.status, 200) << scan.body;
+  auto done = s.Call("POST", "/v1/dev/verifications/" + id + ":complete", R"({"passed":true})");
+  EXPECT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(done.Str("status"), "PASSED") << done.body;
+  return rc;
+}
+
+void ExpectError(const HttpResponse& r, int status, const std::string& code,
+                 const std::string& field) {
+  EXPECT_EQ(r.status, status) << r.body;
+  EXPECT_EQ(r.ErrorCode(), code) << r.body;
+  EXPECT_FALSE(r.Str("error.message").empty()) << r.body;
+  if (!field.empty()) {
+    EXPECT_EQ(r.Str("error.details.field"), field) << r.body;
+  }
+}
+
+int SqlInt(Stack& s, const std::string& sql) {
+  std::string v = s.Sql(sql);
+  return v.empty() ? 0 : std::stoi(v);
+}
+
+bool PollUntil(double timeout_seconds, const std::function<bool()>& probe) {
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::microseconds(static_cast<int64_t>(timeout_seconds * 1e6));
+  for (;;) {
+    if (probe()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// ---- enrollment-service (started by the Stack after identity).
+
+void Stack::StartEnrollment() {
+  std::string build = RequireEnv("ADMISSIONS_BUILD_DIR");
+  std::map<std::string, std::string> env = env_;
+  env["IDENTITY_ADDR"] = "127.0.0.1:" + std::to_string(identity_port_);
+  std::string log = dir_ + "/enrollment.log";
+  enrollment_ = std::make_unique<Process>(
+      build + "/services/enrollment/enrollment-service",
+      std::vector<std::string>{"--grpc_addr=127.0.0.1:0",
+                               "--port_file=" + dir_ + "/enrollment.port"},
+      env, log);
+  enrollment_port_ = WaitForPort(dir_ + "/enrollment.port", *enrollment_, log);
+}
+
+HttpResponse CallExpectingEarlyAnswer(Stack& s, const std::string& method,
+                                      const std::string& target, const std::string& body,
+                                      const std::map<std::string, std::string>& headers) {
+  boost::asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.expires_after(std::chrono::seconds(30));
+  stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), s.gateway_port()));
+  http::request<http::string_body> req(http::string_to_verb(method), target, 11);
+  req.set(http::field::host, "127.0.0.1");
+  for (const auto& [k, v] : headers) req.set(k, v);
+  req.body() = body;
+  req.prepare_payload();
+  beast::error_code ec;
+  http::write(stream, req, ec);  // May break off: the answer came first.
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  http::read(stream, buffer, parser, ec);
+  HttpResponse out;
+  if (!parser.is_header_done()) return out;
+  auto res = parser.release();
+  out.status = res.result_int();
+  for (const auto& h : res) {
+    std::string name(h.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(c));
+    out.headers[name] = std::string(h.value());
+  }
+  out.body = res.body();
+  if (!out.body.empty() && out.body[0] == '{') {
+    (void)google::protobuf::util::JsonStringToMessage(out.body, &out.json);
+  }
+  return out;
 }
 
 }  // namespace admissions::testing

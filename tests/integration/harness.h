@@ -2,6 +2,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,6 +42,13 @@ class Process {
   pid_t pid_ = -1;
 };
 
+/// Where a request goes and where it comes from.
+struct Via {
+  int port = 0;           // 0: the stack's first gateway.
+  std::string source_ip;  // "": the kernel's choice (127.0.0.1). Any 127.x.y.z works, so
+                          // a test can have a client address (and per-IP limits) of its own.
+};
+
 /// One private database, identity-service and gateway for a test binary, on free
 /// ports, with keys of its own. Fails the test run when TEST_PG_ADMIN_URI,
 /// TEST_REDIS_URL or ADMISSIONS_BUILD_DIR is missing: nothing skips.
@@ -50,18 +59,34 @@ class Stack {
   HttpResponse Call(const std::string& method, const std::string& target,
                     const std::string& body = "",
                     const std::map<std::string, std::string>& headers = {});
+  HttpResponse CallVia(const Via& via, const std::string& method, const std::string& target,
+                       const std::string& body = "",
+                       const std::map<std::string, std::string>& headers = {});
+  /// Starts one more gateway on the same identity-service and Redis (another
+  /// instance behind the load balancer); returns its port. Stopped with the stack.
+  int StartGateway();
   /// Sends bytes as they are and returns what comes back (for malformed HTTP).
   std::string Raw(const std::string& bytes);
 
   const std::string& pg_uri() const { return pg_uri_; }
   const std::string& redis_url() const { return redis_url_; }
   const std::string& signing_key() const { return signing_key_; }
+  /// The development face simulator's Ed25519 seed (base64), given to identity as
+  /// FACE_SIMULATOR_KEY. FACE_PROVIDER_PUBLIC_KEY is never set, so identity checks
+  /// provider callbacks against this key's public half: tests sign as the provider.
+  const std::string& face_simulator_key() const { return face_simulator_key_; }
   int gateway_port() const { return gateway_port_; }
+  /// identity-service's gRPC port (for its internal calls, which have no HTTP route).
+  int identity_port() const { return identity_port_; }
+  /// enrollment-service's gRPC port (its internal GetExam has no HTTP route).
+  int enrollment_port() const { return enrollment_port_; }
   std::string tmp_dir() const { return dir_; }
   /// One SQL statement on the test database; returns the first column of the first row.
   std::string Sql(const std::string& sql);
   /// Deletes the Redis keys matching `pattern` (KEYS: test data only).
   void RedisDeleteMatching(const std::string& pattern);
+  /// PUBLISH on the stack's Redis (as another service instance would).
+  void RedisPublish(const std::string& channel, const std::string& message);
 
   void Shutdown();
   ~Stack();
@@ -70,9 +95,16 @@ class Stack {
   Stack();
   std::string dir_;
   std::string admin_uri_, pg_uri_, db_name_, redis_url_;
-  std::string signing_key_;
+  std::string signing_key_, face_simulator_key_;
+  std::map<std::string, std::string> env_;
+  int identity_port_ = 0;
   int gateway_port_ = 0;
   std::unique_ptr<Process> identity_, gateway_;
+  // enrollment-service, started after identity with IDENTITY_ADDR and the stack's keys.
+  void StartEnrollment();
+  int enrollment_port_ = 0;
+  std::unique_ptr<Process> enrollment_;
+  std::vector<std::unique_ptr<Process>> extra_gateways_;
 };
 
 /// A fresh mainland mobile number and a valid resident ID number for each call.
@@ -91,5 +123,51 @@ std::pair<std::string, std::string> Login(Stack& s, const std::string& login,
                                           const std::string& password);
 std::string LatestSmsCode(Stack& s, const std::string& phone);
 std::map<std::string, std::string> Bearer(const std::string& token);
+
+/// A face provider callback as the provider sends it: Ed25519 over
+/// `timestamp "." nonce "." body` with the stack's simulator key.
+struct FaceCallback {
+  std::string body, signature, timestamp, nonce;
+  std::map<std::string, std::string> Headers() const;
+};
+/// The JSON body of identity.v1.FaceProviderResult.
+std::string FaceResultJson(const std::string& verification_id, bool passed, double score = 0.5);
+/// Signs `body` with `seed_b64`; `timestamp` in epoch seconds, a fresh random nonce when
+/// `nonce` is empty.
+FaceCallback SignFaceCallback(const std::string& seed_b64, const std::string& body,
+                              int64_t timestamp, std::string nonce = "");
+/// Signed now with the stack's simulator key.
+FaceCallback SignFaceCallback(Stack& s, const std::string& body);
+HttpResponse PostFaceCallback(Stack& s, const FaceCallback& cb);
+
+/// The version of the current user agreement.
+int CurrentAgreementVersion(Stack& s, const std::string& token);
+/// Accepts the current user agreement (expects 204).
+void AcceptAgreement(Stack& s, const std::string& token);
+/// POST /v1/verifications for ACCOUNT; returns {verificationId, qrPayload}.
+std::pair<std::string, std::string> StartVerification(Stack& s, const std::string& token);
+/// A candidate who has accepted the agreement and passed verification (through the
+/// QR scan and the simulator), with a token.
+struct ReadyCandidate {
+  Candidate c;
+  std::string token;
+};
+ReadyCandidate VerifiedCandidate(Stack& s);
+/// Expects an error answer: status, error.code, a message, and error.details.field
+/// when `field` is given.
+void ExpectError(const HttpResponse& r, int status, const std::string& code,
+                 const std::string& field = "");
+/// The first column of the first row as a number (for count(*) queries).
+int SqlInt(Stack& s, const std::string& sql);
+
+/// Polls `probe` until it returns true or `timeout` passes; true when it did.
+bool PollUntil(double timeout_seconds, const std::function<bool()>& probe);
+
+/// Sends a request whose body the gateway may refuse before reading it all (413 while
+/// the client still sends): a failed write is not an error; the answer is read anyway.
+/// status 0 when no answer came.
+HttpResponse CallExpectingEarlyAnswer(Stack& s, const std::string& method,
+                                      const std::string& target, const std::string& body,
+                                      const std::map<std::string, std::string>& headers = {});
 
 }  // namespace admissions::testing

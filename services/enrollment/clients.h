@@ -1,0 +1,112 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "enrollment/v1/enrollment.grpc.pb.h"
+#include "grpcpp/channel.h"
+#include "identity/v1/identity.grpc.pb.h"
+
+namespace admissions::enrollment {
+
+/// What an outgoing call inherits from the call being served: its deadline (a call
+/// out never outlives it) and its request id (passed on as x-request-id).
+struct CallContext {
+  absl::Time deadline = absl::InfiniteFuture();
+  std::string request_id;
+};
+
+/// The two identity calls enrollment makes (both internal RPCs of identity).
+class IdentityClient {
+ public:
+  virtual ~IdentityClient() = default;
+  /// Name, ID type and the ID number's blind index and mask of a candidate.
+  virtual absl::StatusOr<identity::v1::EligibilityIdentity> GetEligibilityIdentity(
+      const CallContext& call, const std::string& account_id) = 0;
+  /// Agreement, face verification and manual review of a candidate.
+  virtual absl::StatusOr<identity::v1::GateState> GetGateState(const CallContext& call,
+                                                               const std::string& account_id) = 0;
+};
+
+/// IdentityClient over gRPC: every call has a deadline of `timeout`, or the caller's
+/// when that is sooner.
+class GrpcIdentityClient : public IdentityClient {
+ public:
+  GrpcIdentityClient(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout);
+  absl::StatusOr<identity::v1::EligibilityIdentity> GetEligibilityIdentity(
+      const CallContext& call, const std::string& account_id) override;
+  absl::StatusOr<identity::v1::GateState> GetGateState(const CallContext& call,
+                                                       const std::string& account_id) override;
+
+ private:
+  std::unique_ptr<identity::v1::Identity::Stub> stub_;
+  absl::Duration timeout_;
+};
+
+/// Keeps eligibility identities for `ttl` (an account's name, ID type and number do
+/// not change in identity; the ttl bounds how long a correction would take to show).
+/// Gate state is never cached: it changes as the candidate goes.
+class CachingIdentityClient : public IdentityClient {
+ public:
+  CachingIdentityClient(IdentityClient* inner, absl::Duration ttl, size_t max_entries = 100000)
+      : inner_(inner), ttl_(ttl), max_entries_(max_entries) {}
+  absl::StatusOr<identity::v1::EligibilityIdentity> GetEligibilityIdentity(
+      const CallContext& call, const std::string& account_id) override;
+  absl::StatusOr<identity::v1::GateState> GetGateState(const CallContext& call,
+                                                       const std::string& account_id) override {
+    return inner_->GetGateState(call, account_id);
+  }
+
+ private:
+  struct Entry {
+    identity::v1::EligibilityIdentity value;
+    absl::Time expires;
+  };
+  IdentityClient* inner_;
+  absl::Duration ttl_;
+  size_t max_entries_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Entry> cache_ ABSL_GUARDED_BY(mu_);
+};
+
+/// Where a candidate stands on a journey step that another service owns (PAYMENT,
+/// MATERIALS, ROOM).
+class StepSource {
+ public:
+  virtual ~StepSource() = default;
+  virtual absl::StatusOr<v1::StepStatus> CandidateStep(const CallContext& call,
+                                                       const std::string& exam_id,
+                                                       const std::string& account_id,
+                                                       v1::JourneyStep step) = 0;
+};
+
+/// The source of a step whose service is not configured (not deployed yet): nothing
+/// can have recorded the step, so a required step is TODO. The truth, not a default.
+class UnconfiguredStepSource : public StepSource {
+ public:
+  absl::StatusOr<v1::StepStatus> CandidateStep(const CallContext&, const std::string&,
+                                               const std::string&, v1::JourneyStep) override {
+    return v1::TODO;
+  }
+};
+
+/// Asks the owning service's enrollment.v1.JourneyStepSource over gRPC, with a deadline.
+class GrpcStepSource : public StepSource {
+ public:
+  GrpcStepSource(std::string name, std::shared_ptr<grpc::Channel> channel, absl::Duration timeout);
+  absl::StatusOr<v1::StepStatus> CandidateStep(const CallContext& call, const std::string& exam_id,
+                                               const std::string& account_id,
+                                               v1::JourneyStep step) override;
+
+ private:
+  std::string name_;
+  std::unique_ptr<v1::JourneyStepSource::Stub> stub_;
+  absl::Duration timeout_;
+};
+
+}  // namespace admissions::enrollment
