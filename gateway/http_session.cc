@@ -577,6 +577,9 @@ void HttpSession::CallRoute() {
   }
 
   auto call = NewCall();
+  if (route.deadline.count() > 0) {
+    call->context.set_deadline(std::chrono::system_clock::now() + route.deadline);
+  }
   // A long poll (a request field wait_seconds) gets its wait on top of the deadline.
   if (const auto* wait = message->GetDescriptor()->FindFieldByName("wait_seconds");
       wait != nullptr && wait->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_INT32) {

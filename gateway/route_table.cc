@@ -317,6 +317,10 @@ absl::StatusOr<RouteTable> BuildRouteTable(const std::vector<ServiceBinding>& se
       route.success_status = status;
       if (rule.max_body_bytes() < 0) return Invalid(method, "http rule max_body_bytes is negative");
       route.max_body_bytes = static_cast<uint64_t>(rule.max_body_bytes());
+      if (rule.deadline_seconds() < 0 || rule.deadline_seconds() > 600) {
+        return Invalid(method, "http rule deadline_seconds must be 0..600");
+      }
+      route.deadline = std::chrono::seconds(rule.deadline_seconds());
       route.ends_session = route.http_method == "DELETE" && route.path == "/v1/sessions/current";
 
       auto added = table.Add(std::move(route));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -68,6 +69,8 @@ struct Route {
   int success_status = 200;
   /// The largest body this route takes; 0: the gateway's default.
   uint64_t max_body_bytes = 0;
+  /// The upstream deadline of this route; zero: the gateway's default.
+  std::chrono::milliseconds deadline{0};
   /// DELETE /v1/sessions/current: on success the gateway revokes the caller's session locally.
   bool ends_session = false;
 };

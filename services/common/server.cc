@@ -91,6 +91,7 @@ absl::Status RunGrpcServer(const GrpcServerOptions& options,
                            const std::function<void()>& before_drain) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   int port = 0;
   builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &port);
   for (grpc::Service* s : services) builder.RegisterService(s);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
@@ -24,6 +25,8 @@ struct GrpcServerOptions {
   std::string listen_address;  // "127.0.0.1:0" picks a free port.
   std::string port_file;       // When set, the bound port is written here.
   std::chrono::milliseconds drain_timeout{10000};
+  /// The largest request message accepted (gRPC's default is 4 MiB).
+  int max_receive_message_bytes = 4 << 20;
 };
 
 /// Starts a gRPC server with `services` and the standard health service, writes
@@ -60,6 +63,34 @@ grpc::ServerUnaryReactor* RunBlocking(grpc::CallbackServerContext* ctx, BoundedE
         Error(absl::StatusCode::kUnavailable, reason::kUnavailable, "server is busy, try again")));
   }
   return reactor;
+}
+
+/// Copies a StatusOr's value into the response and passes its status on.
+template <typename T>
+absl::Status Into(absl::StatusOr<T> result, T* resp) {
+  if (!result.ok()) return result.status();
+  *resp = *std::move(result);
+  return absl::OkStatus();
+}
+
+/// Finishes a call at once with `status` (refused before any work was posted).
+inline grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* ctx,
+                                        const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+/// A setting's parsed value, or the process exits 2 with a log line naming it.
+template <typename T>
+T OrDie(absl::StatusOr<T> value, const char* setting) {
+  if (!value.ok()) {
+    Log(LogLevel::kError, "bad_setting",
+        {{"setting", setting}, {"error", value.status().message()}});
+    FlushLogs();
+    std::exit(2);
+  }
+  return *std::move(value);
 }
 
 /// Writes `port` to `path` atomically (temp file + rename).

@@ -6,19 +6,6 @@
 namespace admissions::enrollment {
 namespace {
 
-template <typename T>
-absl::Status Into(absl::StatusOr<T> result, T* resp) {
-  if (!result.ok()) return result.status();
-  *resp = *std::move(result);
-  return absl::OkStatus();
-}
-
-grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* ctx, const absl::Status& status) {
-  auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
 CallContext CallOf(const grpc::CallbackServerContext& ctx) {
   CallContext call;
   auto deadline = ctx.deadline();

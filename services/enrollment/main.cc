@@ -4,7 +4,6 @@
 
 #include "common/config.h"
 #include "common/crypto.h"
-#include "common/grpc_limits.h"
 #include "common/log.h"
 #include "common/migrations.h"
 #include "common/redis.h"
@@ -21,16 +20,6 @@ const std::vector<Migration>& EnrollmentMigrations();
 }
 
 namespace {
-
-template <typename T>
-T OrDie(absl::StatusOr<T> v, const char* what) {
-  if (!v.ok()) {
-    admissions::Log(admissions::LogLevel::kError, "bad_setting",
-                    {{"setting", what}, {"error", v.status().message()}});
-    std::exit(2);
-  }
-  return *std::move(v);
-}
 
 // The roster route takes 16 MiB bodies; the message around them is a little bigger.
 constexpr int kMaxReceiveBytes = 17 * 1024 * 1024;
@@ -139,11 +128,11 @@ int main(int argc, char** argv) {
   BoundedExecutor executor(static_cast<int>(pool_size), 1024);
   enrollment::EnrollmentService service(&logic, &auth, &executor);
 
-  SetServerMaxReceiveMessageBytes(kMaxReceiveBytes);
   GrpcServerOptions options;
   options.service_name = "enrollment";
   options.listen_address = grpc_addr;
   options.port_file = port_file;
+  options.max_receive_message_bytes = kMaxReceiveBytes;
   auto st = RunGrpcServer(options, {&service});
   executor.Shutdown();
   if (!st.ok()) {

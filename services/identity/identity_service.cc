@@ -9,20 +9,6 @@
 namespace admissions::identity {
 namespace {
 
-// Copies a StatusOr's value into the response and passes its status on.
-template <typename T>
-absl::Status Into(absl::StatusOr<T> result, T* resp) {
-  if (!result.ok()) return result.status();
-  *resp = *std::move(result);
-  return absl::OkStatus();
-}
-
-grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* ctx, const absl::Status& status) {
-  auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
 // One long poll of GetVerification. It answers once: when the first read finds the
 // verification final, when a change notification finds a status other than the one
 // the first read saw (or a final one), or at the deadline with the status as it is.

@@ -19,20 +19,6 @@ namespace admissions::generated {
 const std::vector<Migration>& IdentityMigrations();
 }
 
-namespace {
-
-template <typename T>
-T OrDie(absl::StatusOr<T> v, const char* what) {
-  if (!v.ok()) {
-    admissions::Log(admissions::LogLevel::kError, "bad_setting",
-                    {{"setting", what}, {"error", v.status().message()}});
-    std::exit(2);
-  }
-  return *std::move(v);
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   using namespace admissions;
   BlockTerminationSignals();
