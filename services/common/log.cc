@@ -18,6 +18,7 @@ namespace admissions {
 namespace {
 
 std::string g_service = "unknown";
+thread_local std::string t_request_id;
 LogLevel g_min_level = LogLevel::kInfo;
 
 // Lines are appended to a buffer that one thread writes out every 50 ms, or at
@@ -171,6 +172,12 @@ LogLevel ParseLogLevel(std::string_view text) {
 
 void FlushLogs() { TheSink().Flush(); }
 
+ScopedRequestId::ScopedRequestId(std::string_view id) : previous_(std::move(t_request_id)) {
+  t_request_id = std::string(id);
+}
+
+ScopedRequestId::~ScopedRequestId() { t_request_id = std::move(previous_); }
+
 void Log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
   if (level < g_min_level) return;
   std::string line;
@@ -183,6 +190,10 @@ void Log(LogLevel level, std::string_view event, std::initializer_list<LogField>
   AppendEscaped(line, g_service);
   line += ",\"event\":";
   AppendEscaped(line, event);
+  if (!t_request_id.empty()) {
+    line += ",\"request_id\":";
+    AppendEscaped(line, t_request_id);
+  }
   for (const LogField& f : fields) {
     line.push_back(',');
     AppendEscaped(line, f.key);

@@ -30,6 +30,19 @@ void InitLogging(std::string_view service, LogLevel min_level = LogLevel::kInfo)
 /// Writes out what is buffered (lines reach stderr within 50 ms, warnings and
 /// errors at once; exit flushes). Call before an abrupt exit.
 void FlushLogs();
+/// While alive, every line this thread logs carries "request_id": the id of the call
+/// it is working on (set by RunBlocking from the gateway's x-request-id).
+class ScopedRequestId {
+ public:
+  explicit ScopedRequestId(std::string_view id);
+  ~ScopedRequestId();
+  ScopedRequestId(const ScopedRequestId&) = delete;
+  ScopedRequestId& operator=(const ScopedRequestId&) = delete;
+
+ private:
+  std::string previous_;
+};
+
 /// Parses "debug", "info", "warn", "error"; unknown text gives kInfo.
 LogLevel ParseLogLevel(std::string_view text);
 

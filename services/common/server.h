@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/caller.h"
 #include "common/executor.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -45,6 +46,7 @@ grpc::ServerUnaryReactor* RunBlocking(grpc::CallbackServerContext* ctx, BoundedE
                                       Fn&& fn) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   bool posted = executor->TryPost([ctx, reactor, fn = std::forward<Fn>(fn)]() mutable {
+    ScopedRequestId request_id(RequestIdOf(*ctx));
     if (ctx->IsCancelled()) {
       reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled"));
       return;

@@ -120,6 +120,7 @@ grpc::ServerUnaryReactor* IdentityService::CreateSession(grpc::CallbackServerCon
         Error(absl::StatusCode::kUnavailable, reason::kUnavailable, "server is busy, try again"));
   };
   auto third = [this, resp, finish](std::shared_ptr<IdentityLogic::LoginAttempt> attempt) {
+    ScopedRequestId request_id(attempt->meta.request_id);
     finish(Into(logic_->FinishLogin(*attempt), resp));
   };
   auto second = [this, third, busy](std::shared_ptr<IdentityLogic::LoginAttempt> attempt) {
@@ -127,6 +128,7 @@ grpc::ServerUnaryReactor* IdentityService::CreateSession(grpc::CallbackServerCon
     if (!executor_->TryPost([third, attempt] { third(attempt); })) busy();
   };
   bool posted = executor_->TryPost([this, req, finish, second, busy, meta = RequestMetaOf(*ctx)] {
+    ScopedRequestId request_id(meta.request_id);
     auto attempt = logic_->BeginLogin(*req, meta);
     if (!attempt.ok()) return finish(attempt.status());
     auto shared = std::make_shared<IdentityLogic::LoginAttempt>(*std::move(attempt));
