@@ -26,9 +26,9 @@ BUILD_DIR="${BUILD_DIR:-$ADMISSIONS_ROOT/build}"
 ADMISSIONS_SERVICES=(
   "identity         services/identity/identity-service                    identity_addr"
   "enrollment       services/enrollment/enrollment-service                enrollment_addr"
+  "payment          services/payment/payment-service                      payment_addr"
 )
 # Not written yet; their gateway flags stay empty until they join the list above:
-#   payment         services/payment/payment-service                      payment_addr
 #   materials       services/materials/materials-service                  materials_addr
 #   waiting-room    services/waiting_room/waiting-room-service            waiting_room_addr
 #   media-signaling services/media_signaling/media-signaling-service      media_signaling_addr
@@ -452,13 +452,24 @@ ensure_keys() {
 # Gateway flags naming each started service's address, filled by start_services.
 GATEWAY_UPSTREAM_FLAGS=()
 
-# start_services DIR LOGDIR: starts every service of ADMISSIONS_SERVICES, in order, with
-# its gRPC server on a free port (it writes the port to DIR/NAME.port), and exports each
-# one's address as its flag in capitals (IDENTITY_ADDR=127.0.0.1:PORT) for the services
-# after it. Needs PG_URI, REDIS_URL, DEV_MODE and the keys in the environment.
+# start_services DIR LOGDIR: starts every service of ADMISSIONS_SERVICES, in order, each
+# with its gRPC server on a free port picked before any starts (it writes the port to
+# DIR/NAME.port once listening), and exports every one's address as its flag in capitals
+# (IDENTITY_ADDR=127.0.0.1:PORT) before the first starts: services call each other both
+# ways (enrollment asks payment for the PAYMENT step, payment asks enrollment for the
+# exam), and gRPC channels connect lazily. Needs PG_URI, REDIS_URL, DEV_MODE and the keys
+# in the environment.
 start_services() {
-  local dir=$1 logdir=$2 line name binary flag port_file
+  local dir=$1 logdir=$2 line name binary flag port_file port
+  local -A ports=()
   GATEWAY_UPSTREAM_FLAGS=()
+  for line in "${ADMISSIONS_SERVICES[@]}"; do
+    read -r name binary flag <<<"$line"
+    port=$(free_port) || return 1
+    ports[$name]=$port
+    GATEWAY_UPSTREAM_FLAGS+=("--$flag=127.0.0.1:$port")
+    export "${flag^^}=127.0.0.1:$port"
+  done
   for line in "${ADMISSIONS_SERVICES[@]}"; do
     read -r name binary flag <<<"$line"
     [[ -x "$BUILD_DIR/$binary" ]] || die "$BUILD_DIR/$binary not built"
@@ -466,15 +477,12 @@ start_services() {
     rm -f "$port_file"
     log "starting $name"
     start_process "$name" "$logdir/$name.log" \
-      "$BUILD_DIR/$binary" --grpc_addr=127.0.0.1:0 --port_file="$port_file"
+      "$BUILD_DIR/$binary" --grpc_addr="127.0.0.1:${ports[$name]}" --port_file="$port_file"
     if ! wait_file "$port_file" "${START_TIMEOUT:-60}" "$STARTED_PID"; then
       echo "error: $name did not start (see $logdir/$name.log)" >&2
       show_log_tail "$name" "$logdir/$name.log"
       return 1
     fi
-    GATEWAY_UPSTREAM_FLAGS+=("--$flag=127.0.0.1:$(<"$port_file")")
-    # Services started later reach this one by its address variable (IDENTITY_ADDR, ...).
-    export "${flag^^}=127.0.0.1:$(<"$port_file")"
   done
 }
 

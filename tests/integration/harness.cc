@@ -61,6 +61,12 @@ std::string Tail(const std::string& path) {
   return all.size() > 4000 ? all.substr(all.size() - 4000) : all;
 }
 
+int PickFreePort() {
+  boost::asio::io_context ioc;
+  tcp::acceptor acceptor(ioc, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  return acceptor.local_endpoint().port();
+}
+
 int WaitForPort(const std::string& port_file, Process& p, const std::string& log) {
   for (int i = 0; i < 600; ++i) {
     std::string text = ReadFile(port_file);
@@ -220,14 +226,18 @@ Stack::Stack() {
       std::vector<std::string>{"--grpc_addr=127.0.0.1:0", "--port_file=" + dir_ + "/identity.port"},
       identity_env, id_log);
   identity_port_ = WaitForPort(dir_ + "/identity.port", *identity_, id_log);
+  payment_port_ = PickFreePort();
+  payment_sandbox_key_ = Base64Encode(RandomBytes(32));
   StartEnrollment();
+  StartPayment();
 
   std::string gw_log = dir_ + "/gateway.log";
   gateway_ = std::make_unique<Process>(
       build + "/gateway/gateway",
       std::vector<std::string>{"--port=0", "--port_file=" + dir_ + "/gateway.port",
                                "--identity_addr=127.0.0.1:" + std::to_string(identity_port_),
-                               "--enrollment_addr=127.0.0.1:" + std::to_string(enrollment_port_)},
+                               "--enrollment_addr=127.0.0.1:" + std::to_string(enrollment_port_),
+                               "--payment_addr=127.0.0.1:" + std::to_string(payment_port_)},
       env_, gw_log);
   gateway_port_ = WaitForPort(dir_ + "/gateway.port", *gateway_, gw_log);
 }
@@ -241,7 +251,8 @@ int Stack::StartGateway() {
       build + "/gateway/gateway",
       std::vector<std::string>{"--port=0", "--port_file=" + port_file,
                                "--identity_addr=127.0.0.1:" + std::to_string(identity_port_),
-                               "--enrollment_addr=127.0.0.1:" + std::to_string(enrollment_port_)},
+                               "--enrollment_addr=127.0.0.1:" + std::to_string(enrollment_port_),
+                               "--payment_addr=127.0.0.1:" + std::to_string(payment_port_)},
       env_, log));
   return WaitForPort(port_file, *extra_gateways_.back(), log);
 }
@@ -250,9 +261,11 @@ void Stack::Shutdown() {
   for (auto& g : extra_gateways_) g->Stop();
   extra_gateways_.clear();
   if (gateway_) gateway_->Stop();
+  if (payment_) payment_->Stop();
   if (enrollment_) enrollment_->Stop();
   if (identity_) identity_->Stop();
   gateway_.reset();
+  payment_.reset();
   enrollment_.reset();
   identity_.reset();
   if (!db_name_.empty()) {
@@ -543,6 +556,7 @@ void Stack::StartEnrollment() {
   std::string build = RequireEnv("ADMISSIONS_BUILD_DIR");
   std::map<std::string, std::string> env = env_;
   env["IDENTITY_ADDR"] = "127.0.0.1:" + std::to_string(identity_port_);
+  env["PAYMENT_ADDR"] = "127.0.0.1:" + std::to_string(payment_port_);
   std::string log = dir_ + "/enrollment.log";
   enrollment_ = std::make_unique<Process>(
       build + "/services/enrollment/enrollment-service",
@@ -550,6 +564,33 @@ void Stack::StartEnrollment() {
                                "--port_file=" + dir_ + "/enrollment.port"},
       env, log);
   enrollment_port_ = WaitForPort(dir_ + "/enrollment.port", *enrollment_, log);
+}
+
+// ---- payment-service (started by the Stack after enrollment, on payment_port_).
+
+void Stack::StartPayment() {
+  std::string build = RequireEnv("ADMISSIONS_BUILD_DIR");
+  std::map<std::string, std::string> env = env_;
+  env["ENROLLMENT_ADDR"] = "127.0.0.1:" + std::to_string(enrollment_port_);
+  env["PAYMENT_SANDBOX_KEY"] = payment_sandbox_key_;
+  env["PAYMENT_RECONCILE_AFTER_SECONDS"] = "2";
+  env["PAYMENT_RECONCILE_INTERVAL_SECONDS"] = "1";
+  std::string log = dir_ + "/payment.log";
+  payment_ = std::make_unique<Process>(
+      build + "/services/payment/payment-service",
+      std::vector<std::string>{"--grpc_addr=127.0.0.1:" + std::to_string(payment_port_),
+                               "--port_file=" + dir_ + "/payment.port"},
+      env, log);
+  WaitForPort(dir_ + "/payment.port", *payment_, log);
+}
+
+void Stack::KillAndRestartPayment() {
+  if (payment_) {
+    kill(payment_->pid(), SIGKILL);
+    payment_->Stop();  // Reaps it.
+  }
+  std::remove((dir_ + "/payment.port").c_str());
+  StartPayment();
 }
 
 HttpResponse CallExpectingEarlyAnswer(Stack& s, const std::string& method,

@@ -80,6 +80,14 @@ class Stack {
   int identity_port() const { return identity_port_; }
   /// enrollment-service's gRPC port (its internal GetExam has no HTTP route).
   int enrollment_port() const { return enrollment_port_; }
+  /// payment-service's gRPC port (its JourneyStepSource has no HTTP route).
+  int payment_port() const { return payment_port_; }
+  /// The sandbox payment provider's Ed25519 seed (base64), given to payment as
+  /// PAYMENT_SANDBOX_KEY: tests sign notifications as the provider.
+  const std::string& payment_sandbox_key() const { return payment_sandbox_key_; }
+  /// Kills payment-service with SIGKILL (no drain, in-flight calls cut) and starts it
+  /// again on the same port.
+  void KillAndRestartPayment();
   std::string tmp_dir() const { return dir_; }
   /// One SQL statement on the test database; returns the first column of the first row.
   std::string Sql(const std::string& sql);
@@ -104,6 +112,12 @@ class Stack {
   void StartEnrollment();
   int enrollment_port_ = 0;
   std::unique_ptr<Process> enrollment_;
+  // payment-service, started after enrollment on a port picked before enrollment starts
+  // (enrollment reaches it by PAYMENT_ADDR; it reaches enrollment by ENROLLMENT_ADDR).
+  void StartPayment();
+  int payment_port_ = 0;
+  std::string payment_sandbox_key_;
+  std::unique_ptr<Process> payment_;
   std::vector<std::unique_ptr<Process>> extra_gateways_;
 };
 

@@ -1,0 +1,66 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/caller.h"
+#include "enrollment/v1/enrollment.pb.h"
+#include "payment/clients.h"
+#include "payment/payment_store.h"
+#include "payment/provider.h"
+#include "payment/sandbox_provider.h"
+#include "payment/v1/payment.pb.h"
+
+namespace admissions::payment {
+
+/// The payment domain: orders, settlement, refunds, reconciliation. No gRPC types.
+class PaymentLogic {
+ public:
+  /// `providers` by name; `default_provider` takes new orders. `sandbox`, when set, is the
+  /// development provider that DevPay uses (dev mode only).
+  PaymentLogic(PaymentStore* store, EnrollmentClient* enrollment,
+               std::map<std::string, PaymentProvider*> providers, std::string default_provider,
+               SandboxProvider* sandbox, std::function<absl::Time()> clock = absl::Now);
+
+  absl::StatusOr<v1::CreatePaymentResponse> CreatePayment(const Caller& caller,
+                                                          const CallContext& call,
+                                                          const v1::CreatePaymentRequest& req);
+  absl::StatusOr<v1::PaymentState> GetPayment(const Caller& caller, const CallContext& call,
+                                              const v1::GetPaymentRequest& req);
+  /// Verifies and settles; the reply is what the provider expects. Every failure changes
+  /// nothing.
+  absl::StatusOr<v1::NotifyResponse> Notify(const v1::NotifyRequest& req);
+  absl::StatusOr<v1::DevPayResponse> DevPay(const v1::DevPayRequest& req);
+  absl::StatusOr<v1::ListExamPaymentsResponse> ListExamPayments(
+      const Caller& caller, const CallContext& call, const v1::ListExamPaymentsRequest& req);
+  absl::StatusOr<v1::RefundResponse> Refund(const Caller& caller, const v1::RefundRequest& req);
+  absl::StatusOr<v1::ExportPaymentsResponse> ExportPayments(const Caller& caller,
+                                                            const CallContext& call,
+                                                            const v1::ExportPaymentsRequest& req);
+  /// enrollment.v1.JourneyStepSource for PAYMENT: DONE once paid, TODO otherwise.
+  absl::StatusOr<enrollment::v1::CandidateStep> GetCandidateStep(
+      const enrollment::v1::GetCandidateStepRequest& req);
+  /// Asks each provider's query API about orders left UNPAID since before `older_than`
+  /// and settles the paid ones the way a notification would. Returns how many settled.
+  absl::StatusOr<int> Reconcile(absl::Duration older_than);
+
+ private:
+  absl::StatusOr<enrollment::v1::Exam> PayableExam(const CallContext& call,
+                                                   const std::string& exam_id);
+  absl::StatusOr<v1::CreatePaymentResponse> OpenOrder(const Caller& caller, const CallContext& call,
+                                                      const std::string& exam_id);
+  absl::Status Apply(const std::string& provider, const PaidNotice& notice);
+
+  PaymentStore* store_;
+  EnrollmentClient* enrollment_;
+  std::map<std::string, PaymentProvider*> providers_;
+  std::string default_provider_;
+  SandboxProvider* sandbox_;
+  std::function<absl::Time()> clock_;
+};
+
+}  // namespace admissions::payment
