@@ -284,8 +284,15 @@ absl::StatusOr<v1::RefundResponse> PaymentLogic::Refund(const Caller& caller,
     return Error(absl::StatusCode::kUnavailable, reason::kUnavailable,
                  "the order's payment provider is not configured");
   }
-  RETURN_IF_ERROR(it->second->Refund({order.id, order.amount_cents, order.currency},
-                                     order.provider_trade_no, req.reason()));
+  // One refund at a time per order: the provider is asked once even when two staff
+  // press the button together.
+  RETURN_IF_ERROR(store_->ClaimRefund(order.id));
+  if (absl::Status refunded = it->second->Refund({order.id, order.amount_cents, order.currency},
+                                                 order.provider_trade_no, req.reason());
+      !refunded.ok()) {
+    (void)store_->ReleaseRefundClaim(order.id);
+    return refunded;
+  }
   RETURN_IF_ERROR(store_->MarkRefunded(order.id, req.reason()));
   Log(LogLevel::kInfo, "payment_refunded", {{"order_id", order.id}, {"by", caller.account_id}});
   v1::RefundResponse resp;

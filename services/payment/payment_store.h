@@ -66,6 +66,12 @@ class PaymentStore {
                                                             const std::string& status) = 0;
   /// UNPAID orders created before `before`, oldest first.
   virtual absl::StatusOr<std::vector<Order>> ListStaleUnpaid(absl::Time before, int limit) = 0;
+  /// Claims a refundable order for one refund at a time: FAILED_PRECONDITION
+  /// (REFUND_IN_PROGRESS) while another refund holds it (for up to ten minutes),
+  /// NOT_REFUNDABLE when the order is not paid.
+  virtual absl::Status ClaimRefund(const std::string& order_id) = 0;
+  /// Gives a claim back after the provider refused the refund.
+  virtual absl::Status ReleaseRefundClaim(const std::string& order_id) = 0;
   /// PAID (or refund-due) → REFUNDED with a REFUND ledger row; FAILED_PRECONDITION otherwise.
   virtual absl::Status MarkRefunded(const std::string& order_id, const std::string& reason) = 0;
   /// An idempotent request's first answer: nullopt when the key is new. ALREADY_EXISTS

@@ -25,6 +25,9 @@ constexpr char kInsertLedger[] = "insert_ledger";
 constexpr char kListExam[] = "list_exam";
 constexpr char kListStale[] = "list_stale";
 constexpr char kMarkRefunded[] = "mark_refunded";
+constexpr char kClaimRefund[] = "claim_refund";
+constexpr char kReleaseRefund[] = "release_refund";
+constexpr char kRefundable[] = "refundable";
 constexpr char kFindIdem[] = "find_idem";
 constexpr char kInsertIdem[] = "insert_idem";
 
@@ -62,6 +65,12 @@ std::vector<PgStatement> Statements() {
        "ORDER BY created_at, id"},
       {kListStale, "SELECT " ORDER_COLUMNS "FROM orders WHERE status = 'UNPAID' AND "
                    "created_at < to_timestamp($1::float8 / 1000000) ORDER BY created_at LIMIT $2"},
+      {kClaimRefund,
+       "UPDATE orders SET refund_claimed_at = now() WHERE id = $1::uuid "
+       "AND (status = 'PAID' OR refund_due) AND (refund_claimed_at IS NULL OR "
+       "refund_claimed_at < now() - interval '10 minutes') RETURNING id"},
+      {kReleaseRefund, "UPDATE orders SET refund_claimed_at = NULL WHERE id = $1::uuid"},
+      {kRefundable, "SELECT status = 'PAID' OR refund_due FROM orders WHERE id = $1::uuid"},
       {kMarkRefunded,
        "UPDATE orders SET status = 'REFUNDED', refund_due = false, refund_reason = $2, "
        "refunded_at = now() WHERE id = $1::uuid AND (status = 'PAID' OR refund_due) "
@@ -212,6 +221,29 @@ absl::StatusOr<std::vector<Order>> PgPaymentStore::ListStaleUnpaid(absl::Time be
       out.push_back(ReadOrder(r));
     }
     return out;
+  });
+}
+
+absl::Status PgPaymentStore::ClaimRefund(const std::string& order_id) {
+  if (!IsUuid(order_id)) return UnknownOrder();
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    if (!tx.exec_prepared(kClaimRefund, order_id).empty()) return absl::OkStatus();
+    auto refundable = tx.exec_prepared(kRefundable, order_id);
+    if (refundable.empty()) return UnknownOrder();
+    if (!refundable[0][0].as<bool>()) {
+      return Error(absl::StatusCode::kFailedPrecondition, "NOT_REFUNDABLE",
+                   "only a paid order, or money that came late, can be refunded");
+    }
+    return Error(absl::StatusCode::kFailedPrecondition, "REFUND_IN_PROGRESS",
+                 "another refund of this order is in progress");
+  });
+}
+
+absl::Status PgPaymentStore::ReleaseRefundClaim(const std::string& order_id) {
+  if (!IsUuid(order_id)) return UnknownOrder();
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    tx.exec_prepared0(kReleaseRefund, order_id);
+    return absl::OkStatus();
   });
 }
 

@@ -21,6 +21,8 @@ class PgPaymentStore final : public PaymentStore {
   absl::StatusOr<std::vector<Order>> ListExamOrders(const std::string& exam_id,
                                                     const std::string& status) override;
   absl::StatusOr<std::vector<Order>> ListStaleUnpaid(absl::Time before, int limit) override;
+  absl::Status ClaimRefund(const std::string& order_id) override;
+  absl::Status ReleaseRefundClaim(const std::string& order_id) override;
   absl::Status MarkRefunded(const std::string& order_id, const std::string& reason) override;
   absl::StatusOr<std::optional<std::string>> FindIdempotent(const std::string& account_id,
                                                             const std::string& key,

@@ -362,6 +362,39 @@ TEST_F(PaymentHttpTest, ALatePaymentIsKeptForRefundAndNoOrderAfterTheDeadline) {
   EXPECT_NE(csv.body.find("REFUNDED"), std::string::npos);
 }
 
+TEST_F(PaymentHttpTest, ConcurrentRefundsRefundOnce) {
+  Setup st = Candidate(7700);
+  std::string order = Open(st).Str("orderId");
+  ASSERT_FALSE(order.empty());
+  ASSERT_EQ(s.Call("POST", "/v1/dev/payments/" + order + ":pay", "{}").status, 200);
+  ASSERT_EQ(Status(order), "PAID");
+  // Ten staff press "refund" together: one refund goes through; the others are told
+  // that one is in progress or done, and the ledger has one refund row. (That the
+  // provider itself is asked once rests on the claim in ClaimRefund; the sandbox does
+  // not expose its call count to tests yet.)
+  std::atomic<int> ok{0}, refused{0};
+  std::vector<std::thread> staff;
+  for (int i = 0; i < 10; ++i) {
+    staff.emplace_back([&] {
+      auto r = s.Call("POST", "/v1/admin/payments/" + order + ":refund",
+                      R"({"reason":"duplicate enrolment"})", Bearer(op_));
+      if (r.status == 200) {
+        ++ok;
+      } else if (r.status == 409 &&
+                 (r.ErrorCode() == "REFUND_IN_PROGRESS" || r.ErrorCode() == "NOT_REFUNDABLE")) {
+        ++refused;
+      }
+    });
+  }
+  for (auto& t : staff) t.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(refused.load(), 9);
+  EXPECT_EQ(Status(order), "REFUNDED");
+  EXPECT_EQ(s.Sql("SELECT count(*) FROM payment.ledger WHERE order_id = '" + order +
+                  "' AND kind = 'REFUND'"),
+            "1");
+}
+
 TEST_F(PaymentHttpTest, KilledMidNotificationTheRetriesSettleEachOrderOnce) {
   std::vector<std::string> orders;
   std::vector<payment::RawNotification> raws;
