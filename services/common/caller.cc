@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "absl/time/clock.h"
 #include "common/status.h"
 
 namespace admissions {
@@ -56,6 +55,17 @@ std::string ClientIpOf(const grpc::ServerContextBase& ctx) {
   while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
   while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
   return v.size() > 64 ? std::string() : std::string(v);
+}
+
+CallContext CallContextOf(const grpc::ServerContextBase& ctx) {
+  CallContext call;
+  auto deadline = ctx.deadline();
+  if (deadline != std::chrono::system_clock::time_point::max()) {
+    call.deadline = absl::FromChrono(deadline);
+  }
+  call.request_id = RequestIdOf(ctx);
+  call.authorization = std::string(Metadata(ctx, "authorization"));
+  return call;
 }
 
 RequestMeta RequestMetaOf(const grpc::ServerContextBase& ctx) {

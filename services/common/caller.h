@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/token.h"
 #include "grpcpp/grpcpp.h"
 
@@ -41,6 +42,16 @@ std::string RequestIdOf(const grpc::ServerContextBase& ctx);
 
 /// The client's address as the gateway saw it (first x-forwarded-for entry), or "".
 std::string ClientIpOf(const grpc::ServerContextBase& ctx);
+
+/// What an outgoing call inherits from the call being served: its deadline (a call out
+/// never outlives it), its request id (passed on as x-request-id) and the caller's
+/// authorization (forwarded where a service asks another on the caller's behalf).
+struct CallContext {
+  absl::Time deadline = absl::InfiniteFuture();
+  std::string request_id;
+  std::string authorization;
+};
+CallContext CallContextOf(const grpc::ServerContextBase& ctx);
 
 /// What a service may log or audit about a request.
 struct RequestMeta {

@@ -67,6 +67,23 @@ grpc::ServerUnaryReactor* RunBlocking(grpc::CallbackServerContext* ctx, BoundedE
   return reactor;
 }
 
+/// Authenticates the call, then runs `fn(caller, call_context)` on `executor` as
+/// RunBlocking does; an unauthenticated call is refused at once.
+template <typename Fn>
+grpc::ServerUnaryReactor* RunAuthenticated(grpc::CallbackServerContext* ctx,
+                                           const Authenticator& auth, BoundedExecutor* executor,
+                                           Fn&& fn) {
+  auto caller = auth.Authenticate(*ctx);
+  if (!caller.ok()) {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  return RunBlocking(ctx, executor,
+                     [fn = std::forward<Fn>(fn), caller = *std::move(caller),
+                      call = CallContextOf(*ctx)]() mutable { return fn(caller, call); });
+}
+
 /// Copies a StatusOr's value into the response and passes its status on.
 template <typename T>
 absl::Status Into(absl::StatusOr<T> result, T* resp) {

@@ -8,18 +8,12 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/caller.h"
 #include "enrollment/v1/enrollment.grpc.pb.h"
 #include "grpcpp/channel.h"
 #include "identity/v1/identity.grpc.pb.h"
 
 namespace admissions::enrollment {
-
-/// What an outgoing call inherits from the call being served: its deadline (a call
-/// out never outlives it) and its request id (passed on as x-request-id).
-struct CallContext {
-  absl::Time deadline = absl::InfiniteFuture();
-  std::string request_id;
-};
 
 /// The two identity calls enrollment makes (both internal RPCs of identity).
 class IdentityClient {

@@ -4,28 +4,10 @@
 #include "common/server.h"
 
 namespace admissions::enrollment {
-namespace {
-
-CallContext CallOf(const grpc::CallbackServerContext& ctx) {
-  CallContext call;
-  auto deadline = ctx.deadline();
-  if (deadline != std::chrono::system_clock::time_point::max()) {
-    call.deadline = absl::FromChrono(deadline);
-  }
-  call.request_id = RequestIdOf(ctx);
-  return call;
-}
-
-}  // namespace
 
 template <typename Fn>
 grpc::ServerUnaryReactor* EnrollmentService::Authed(grpc::CallbackServerContext* ctx, Fn&& fn) {
-  auto caller = auth_->Authenticate(*ctx);
-  if (!caller.ok()) return Refuse(ctx, caller.status());
-  return RunBlocking(ctx, executor_,
-                     [fn = std::forward<Fn>(fn), caller = *std::move(caller), call = CallOf(*ctx)] {
-                       return fn(caller, call);
-                     });
+  return RunAuthenticated(ctx, *auth_, executor_, std::forward<Fn>(fn));
 }
 
 grpc::ServerUnaryReactor* EnrollmentService::CreateSchool(grpc::CallbackServerContext* ctx,

@@ -86,11 +86,9 @@ class VerificationPoll : public std::enable_shared_from_this<VerificationPoll> {
 
 template <typename Fn>
 grpc::ServerUnaryReactor* IdentityService::Authed(grpc::CallbackServerContext* ctx, Fn&& fn) {
-  auto caller = auth_->Authenticate(*ctx);
-  if (!caller.ok()) return Refuse(ctx, caller.status());
-  return RunBlocking(ctx, executor_, [fn = std::forward<Fn>(fn), caller = *std::move(caller)] {
-    return fn(caller);
-  });
+  return RunAuthenticated(
+      ctx, *auth_, executor_,
+      [fn = std::forward<Fn>(fn)](const Caller& caller, const CallContext&) { return fn(caller); });
 }
 
 grpc::ServerUnaryReactor* IdentityService::SendSmsCode(grpc::CallbackServerContext* ctx,

@@ -5,18 +5,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/caller.h"
 #include "enrollment/v1/enrollment.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
 namespace admissions::payment {
-
-/// The call being served: its deadline, request id and the caller's authorization, which
-/// the eligibility check forwards.
-struct CallContext {
-  absl::Time deadline = absl::InfiniteFuture();
-  std::string request_id;
-  std::string authorization;
-};
 
 /// What payment asks enrollment.
 class EnrollmentClient {
