@@ -64,6 +64,13 @@ int main(int argc, char** argv) {
   const int64_t reconcile_every_s =
       config.Int("reconcile_interval_seconds", "PAYMENT_RECONCILE_INTERVAL_SECONDS", 60,
                  "how often the reconciliation job runs (0: never)");
+  const int64_t close_grace_s =
+      config.Int("close_grace_seconds", "PAYMENT_CLOSE_GRACE_SECONDS", 300,
+                 "an order UNPAID this long after its exam's pay deadline is closed (after one "
+                 "last query), here and at the provider; the job runs with reconciliation");
+  const int64_t notify_max_age_s =
+      config.Int("notify_max_age_seconds", "PAYMENT_NOTIFY_MAX_AGE_SECONDS", 900,
+                 "a provider notification signed longer ago than this is refused");
   const int64_t call_timeout_ms =
       config.Int("upstream_timeout_ms", "PAYMENT_UPSTREAM_TIMEOUT_MS", 2000,
                  "deadline of each call to another service (shorter when the caller's is)");
@@ -80,9 +87,11 @@ int main(int argc, char** argv) {
                  "required\n";
     return 2;
   }
-  if (pool_size < 1 || call_timeout_ms < 1 || reconcile_after_s < 0 || reconcile_every_s < 0) {
-    std::cerr << "payment-service: --pg_pool_size and --upstream_timeout_ms must be positive, "
-                 "the reconciliation settings not negative\n";
+  if (pool_size < 1 || call_timeout_ms < 1 || reconcile_after_s < 0 || reconcile_every_s < 0 ||
+      close_grace_s < 0 || notify_max_age_s < 1) {
+    std::cerr << "payment-service: --pg_pool_size, --upstream_timeout_ms and "
+                 "--notify_max_age_seconds must be positive, the reconciliation and close "
+                 "settings not negative\n";
     return 2;
   }
 
@@ -101,26 +110,34 @@ int main(int argc, char** argv) {
 
   std::map<std::string, payment::PaymentProvider*> providers;
   std::unique_ptr<payment::SandboxProvider> sandbox;
+  std::unique_ptr<payment::PgSandboxTradeBook> sandbox_book;
   if (dev_mode || !sandbox_public_key.empty()) {
     const std::string seed =
         (dev_mode && !sandbox_key.empty()) ? sandbox_key : Base64Encode(RandomBytes(32));
-    sandbox =
-        OrDie(payment::SandboxProvider::Create(seed, sandbox_public_key, merchant_id, pay_url_base),
-              "sandbox_key");
+    // The simulated provider's own records, in the database so that they outlive this
+    // process as a real provider's do.
+    sandbox_book = std::make_unique<payment::PgSandboxTradeBook>(pg_uri, 2);
+    sandbox = OrDie(payment::SandboxProvider::Create(seed, sandbox_public_key, merchant_id,
+                                                     pay_url_base, sandbox_book.get()),
+                    "sandbox_key");
     providers["sandbox"] = sandbox.get();
   }
 
   auto channel = grpc::CreateChannel(enrollment_addr, grpc::InsecureChannelCredentials());
   payment::GrpcEnrollmentClient enrollment(channel, absl::Milliseconds(call_timeout_ms));
   payment::PgPaymentStore store(pg_uri, static_cast<int>(pool_size));
+  payment::PaymentPolicy policy;
+  policy.notify_max_age = absl::Seconds(notify_max_age_s);
+  policy.close_grace = absl::Seconds(close_grace_s);
   payment::PaymentLogic logic(&store, &enrollment, providers, "sandbox",
-                              dev_mode ? sandbox.get() : nullptr);
+                              dev_mode ? sandbox.get() : nullptr, policy);
   Authenticator auth(std::move(verifier), &revoked);
   BoundedExecutor executor(static_cast<int>(pool_size), 1024);
   payment::PaymentService service(&logic, &auth, &executor, dev_mode);
   payment::PaymentStepService steps(&logic, &executor);
 
-  // The reconciliation job: orders left UNPAID are checked with the provider's query API.
+  // The reconciliation job: orders left UNPAID are checked with the provider's query API,
+  // and orders UNPAID past their deadline are closed.
   std::mutex mu;
   std::condition_variable cv;
   bool stopping = false;
@@ -134,6 +151,10 @@ int main(int argc, char** argv) {
         Log(LogLevel::kWarn, "reconcile_failed", {{"error", n.status().message()}});
       } else if (*n > 0) {
         Log(LogLevel::kInfo, "reconciled", {{"settled", std::to_string(*n)}});
+      }
+      auto closed = logic.CloseExpired();
+      if (!closed.ok()) {
+        Log(LogLevel::kWarn, "close_expired_failed", {{"error", closed.status().message()}});
       }
       lock.lock();
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
@@ -60,12 +61,13 @@ absl::Status RequireCandidate(const Caller& caller) {
 PaymentLogic::PaymentLogic(PaymentStore* store, EnrollmentClient* enrollment,
                            std::map<std::string, PaymentProvider*> providers,
                            std::string default_provider, SandboxProvider* sandbox,
-                           std::function<absl::Time()> clock)
+                           PaymentPolicy policy, std::function<absl::Time()> clock)
     : store_(store),
       enrollment_(enrollment),
       providers_(std::move(providers)),
       default_provider_(std::move(default_provider)),
       sandbox_(sandbox),
+      policy_(policy),
       clock_(std::move(clock)) {}
 
 absl::StatusOr<enrollment::v1::Exam> PaymentLogic::PayableExam(const CallContext& call,
@@ -196,6 +198,23 @@ absl::StatusOr<v1::NotifyResponse> PaymentLogic::Notify(const v1::NotifyRequest&
         {{"provider", req.provider()}, {"error", notice.status().message()}});
     return notice.status();
   }
+  // The signature covers the timestamp, so it is the provider's; checked after the
+  // signature so that a forger learns nothing from the answer.
+  int64_t signed_at = 0;
+  if (!absl::SimpleAtoi(req.timestamp(), &signed_at)) {
+    return Error(absl::StatusCode::kInvalidArgument, "MALFORMED_NOTIFICATION",
+                 "the notification's timestamp is not Unix seconds");
+  }
+  const absl::Time now = clock_();
+  if (absl::FromUnixSeconds(signed_at) < now - policy_.notify_max_age ||
+      absl::FromUnixSeconds(signed_at) > now + policy_.notify_max_skew) {
+    Log(LogLevel::kWarn, "notification_rejected",
+        {{"provider", req.provider()},
+         {"error", "stale timestamp"},
+         {"timestamp", req.timestamp()}});
+    return Error(absl::StatusCode::kUnauthenticated, "STALE_NOTIFICATION",
+                 "the notification was signed too long ago (or in the future)");
+  }
   if (notice->merchant_id != provider->MerchantId()) {
     Log(LogLevel::kWarn, "notification_rejected",
         {{"provider", req.provider()}, {"error", "foreign merchant id"}});
@@ -225,7 +244,8 @@ absl::StatusOr<v1::DevPayResponse> PaymentLogic::DevPay(const v1::DevPayRequest&
                  "the order was placed with another provider");
   }
   if (req.delay_ms() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(req.delay_ms()));
-  RawNotification raw = sandbox_->Pay({order.id, order.amount_cents, order.currency}, clock_());
+  ASSIGN_OR_RETURN(RawNotification raw,
+                   sandbox_->Pay({order.id, order.amount_cents, order.currency}, clock_()));
   v1::DevPayResponse resp;
   if (req.drop()) return resp;
   const int times = std::max(1, req.times());
@@ -348,6 +368,42 @@ absl::StatusOr<int> PaymentLogic::Reconcile(absl::Duration older_than) {
     if (Apply(o.provider, *notice).ok()) ++settled;
   }
   return settled;
+}
+
+absl::StatusOr<int> PaymentLogic::CloseExpired() {
+  ASSIGN_OR_RETURN(auto expired, store_->ListExpiredUnpaid(clock_() - policy_.close_grace, 200));
+  int closed = 0;
+  for (const auto& o : expired) {
+    auto it = providers_.find(o.provider);
+    if (it == providers_.end()) continue;
+    PaymentProvider* provider = it->second;
+    // Money that reached the provider in time is settled as paid; after the deadline,
+    // as late (kept and marked for refund). Only an order the provider never saw paid
+    // is closed.
+    auto notice = provider->Query(o.id);
+    if (notice.ok() && notice->merchant_id == provider->MerchantId()) {
+      (void)Apply(o.provider, *notice);
+      continue;
+    }
+    if (!notice.ok() && !absl::IsNotFound(notice.status())) {
+      Log(LogLevel::kWarn, "close_query_failed",
+          {{"order_id", o.id}, {"error", notice.status().message()}});
+      continue;
+    }
+    absl::Status at_provider = provider->Close({o.id, o.amount_cents, o.currency});
+    if (!at_provider.ok()) {
+      // Paid between the query and the close (TRADE_PAID): the next run settles it.
+      Log(LogLevel::kWarn, "close_at_provider_failed",
+          {{"order_id", o.id}, {"error", at_provider.message()}});
+      continue;
+    }
+    ASSIGN_OR_RETURN(bool changed, store_->CloseUnpaid(o.id));
+    if (changed) {
+      ++closed;
+      Log(LogLevel::kInfo, "order_closed", {{"order_id", o.id}, {"reason", "deadline"}});
+    }
+  }
+  return closed;
 }
 
 }  // namespace admissions::payment

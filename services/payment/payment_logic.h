@@ -17,6 +17,19 @@
 
 namespace admissions::payment {
 
+struct PaymentPolicy {
+  /// A notification signed longer ago than this (or this far in the future, by the
+  /// provider's clock) is refused: a provider signs every retry afresh, so only a captured
+  /// old notification is this old.
+  absl::Duration notify_max_age = absl::Minutes(15);
+  absl::Duration notify_max_skew = absl::Minutes(5);
+  /// An order still UNPAID this long after its deadline is checked with the provider once
+  /// more (a payment made in time whose notification is late is settled), then closed
+  /// here and at the provider. The grace lets a payer who started before the deadline
+  /// finish.
+  absl::Duration close_grace = absl::Minutes(5);
+};
+
 /// The payment domain: orders, settlement, refunds, reconciliation. No gRPC types.
 class PaymentLogic {
  public:
@@ -24,7 +37,8 @@ class PaymentLogic {
   /// development provider that DevPay uses (dev mode only).
   PaymentLogic(PaymentStore* store, EnrollmentClient* enrollment,
                std::map<std::string, PaymentProvider*> providers, std::string default_provider,
-               SandboxProvider* sandbox, std::function<absl::Time()> clock = absl::Now);
+               SandboxProvider* sandbox, PaymentPolicy policy = {},
+               std::function<absl::Time()> clock = absl::Now);
 
   absl::StatusOr<v1::CreatePaymentResponse> CreatePayment(const Caller& caller,
                                                           const CallContext& call,
@@ -47,6 +61,10 @@ class PaymentLogic {
   /// Asks each provider's query API about orders left UNPAID since before `older_than`
   /// and settles the paid ones the way a notification would. Returns how many settled.
   absl::StatusOr<int> Reconcile(absl::Duration older_than);
+  /// Closes orders left UNPAID past their deadline (plus the policy's grace): each is
+  /// asked about once more, settled if the provider has its money, otherwise closed at
+  /// the provider and here. Returns how many were closed.
+  absl::StatusOr<int> CloseExpired();
 
  private:
   absl::StatusOr<enrollment::v1::Exam> PayableExam(const CallContext& call,
@@ -60,6 +78,7 @@ class PaymentLogic {
   std::map<std::string, PaymentProvider*> providers_;
   std::string default_provider_;
   SandboxProvider* sandbox_;
+  PaymentPolicy policy_;
   std::function<absl::Time()> clock_;
 };
 

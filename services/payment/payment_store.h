@@ -66,6 +66,10 @@ class PaymentStore {
                                                             const std::string& status) = 0;
   /// UNPAID orders created before `before`, oldest first.
   virtual absl::StatusOr<std::vector<Order>> ListStaleUnpaid(absl::Time before, int limit) = 0;
+  /// UNPAID orders whose payment deadline passed before `before`, oldest deadline first.
+  virtual absl::StatusOr<std::vector<Order>> ListExpiredUnpaid(absl::Time before, int limit) = 0;
+  /// UNPAID → CLOSED; false when the order was no longer UNPAID (settled meanwhile).
+  virtual absl::StatusOr<bool> CloseUnpaid(const std::string& order_id) = 0;
   /// Claims a refundable order for one refund at a time: FAILED_PRECONDITION
   /// (REFUND_IN_PROGRESS) while another refund holds it (for up to ten minutes),
   /// NOT_REFUNDABLE when the order is not paid.

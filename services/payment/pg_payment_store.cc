@@ -25,6 +25,8 @@ constexpr char kInsertLedger[] = "insert_ledger";
 constexpr char kListExam[] = "list_exam";
 constexpr char kListStale[] = "list_stale";
 constexpr char kMarkRefunded[] = "mark_refunded";
+constexpr char kListExpired[] = "list_expired";
+constexpr char kCloseUnpaid[] = "close_unpaid";
 constexpr char kClaimRefund[] = "claim_refund";
 constexpr char kReleaseRefund[] = "release_refund";
 constexpr char kRefundable[] = "refundable";
@@ -65,6 +67,11 @@ std::vector<PgStatement> Statements() {
        "ORDER BY created_at, id"},
       {kListStale, "SELECT " ORDER_COLUMNS "FROM orders WHERE status = 'UNPAID' AND "
                    "created_at < to_timestamp($1::float8 / 1000000) ORDER BY created_at LIMIT $2"},
+      {kListExpired, "SELECT " ORDER_COLUMNS "FROM orders WHERE status = 'UNPAID' AND "
+                     "pay_deadline < to_timestamp($1::float8 / 1000000) ORDER BY pay_deadline "
+                     "LIMIT $2"},
+      {kCloseUnpaid,
+       "UPDATE orders SET status = 'CLOSED' WHERE id = $1::uuid AND status = 'UNPAID'"},
       {kClaimRefund,
        "UPDATE orders SET refund_claimed_at = now() WHERE id = $1::uuid "
        "AND (status = 'PAID' OR refund_due) AND (refund_claimed_at IS NULL OR "
@@ -224,6 +231,23 @@ absl::StatusOr<std::vector<Order>> PgPaymentStore::ListStaleUnpaid(absl::Time be
   });
 }
 
+absl::StatusOr<std::vector<Order>> PgPaymentStore::ListExpiredUnpaid(absl::Time before, int limit) {
+  return pool_.Read([&](pqxx::transaction_base& tx) -> absl::StatusOr<std::vector<Order>> {
+    std::vector<Order> out;
+    for (const auto& r : tx.exec_prepared(kListExpired, absl::ToUnixMicros(before), limit)) {
+      out.push_back(ReadOrder(r));
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<bool> PgPaymentStore::CloseUnpaid(const std::string& order_id) {
+  if (!IsUuid(order_id)) return UnknownOrder();
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<bool> {
+    return tx.exec_prepared(kCloseUnpaid, order_id).affected_rows() == 1;
+  });
+}
+
 absl::Status PgPaymentStore::ClaimRefund(const std::string& order_id) {
   if (!IsUuid(order_id)) return UnknownOrder();
   return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
@@ -290,6 +314,92 @@ absl::StatusOr<std::string> PgPaymentStore::SaveIdempotent(const std::string& ac
     auto bytes = Base64Decode(r[0][1].as<std::string>());
     if (!bytes) return absl::InternalError("bad stored answer");
     return *bytes;
+  });
+}
+
+// ---- The sandbox provider's book.
+
+namespace {
+
+constexpr char kSbxPay[] = "sbx_pay";
+constexpr char kSbxFind[] = "sbx_find";
+constexpr char kSbxClose[] = "sbx_close";
+constexpr char kSbxRefund[] = "sbx_refund";
+
+#define SANDBOX_COLUMNS                                                                       \
+  "coalesce(notify_id, ''), order_id, coalesce(amount_cents, 0), coalesce(merchant_id, ''), " \
+  "coalesce(trade_no, ''), (extract(epoch FROM paid_at) * 1000000)::int8, closed_at IS NOT NULL "
+
+std::vector<PgStatement> SandboxStatements() {
+  return {
+      // A new trade is paid; an unpaid, unclosed one too; a paid or closed one is left.
+      {kSbxPay,
+       "INSERT INTO sandbox_trades (order_id, notify_id, amount_cents, merchant_id, trade_no, "
+       "paid_at) VALUES ($1, $2, $3, $4, $5, to_timestamp($6::float8 / 1000000)) "
+       "ON CONFLICT (order_id) DO UPDATE SET notify_id = EXCLUDED.notify_id, "
+       "amount_cents = EXCLUDED.amount_cents, merchant_id = EXCLUDED.merchant_id, "
+       "trade_no = EXCLUDED.trade_no, paid_at = EXCLUDED.paid_at "
+       "WHERE sandbox_trades.paid_at IS NULL AND sandbox_trades.closed_at IS NULL"},
+      {kSbxFind, "SELECT " SANDBOX_COLUMNS "FROM sandbox_trades WHERE order_id = $1"},
+      {kSbxClose,
+       "INSERT INTO sandbox_trades (order_id, closed_at) VALUES ($1, now()) "
+       "ON CONFLICT (order_id) DO UPDATE SET closed_at = coalesce(sandbox_trades.closed_at, now()) "
+       "WHERE sandbox_trades.paid_at IS NULL"},
+      {kSbxRefund,
+       "UPDATE sandbox_trades SET refunds = refunds + 1 WHERE order_id = $1 AND paid_at IS NOT "
+       "NULL"},
+  };
+}
+
+PaidNotice ReadTrade(const pqxx::row& r) {
+  PaidNotice n;
+  n.notify_id = r[0].as<std::string>();
+  n.order_id = r[1].as<std::string>();
+  n.amount_cents = r[2].as<int64_t>();
+  n.merchant_id = r[3].as<std::string>();
+  n.trade_no = r[4].as<std::string>();
+  n.paid_at = TimeOf(r[5]).value_or(absl::UnixEpoch());
+  return n;
+}
+
+}  // namespace
+
+PgSandboxTradeBook::PgSandboxTradeBook(const std::string& uri, int pool_size)
+    : pool_(uri, "payment", pool_size, SandboxStatements()) {}
+
+absl::StatusOr<PaidNotice> PgSandboxTradeBook::Pay(const PaidNotice& n) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<PaidNotice> {
+    tx.exec_prepared0(kSbxPay, n.order_id, n.notify_id, n.amount_cents, n.merchant_id, n.trade_no,
+                      absl::ToUnixMicros(n.paid_at));
+    auto r = tx.exec_prepared(kSbxFind, n.order_id);
+    if (r.empty() || r[0][5].is_null()) {
+      return Error(absl::StatusCode::kFailedPrecondition, "TRADE_CLOSED",
+                   "the order is closed at the provider and cannot be paid");
+    }
+    return ReadTrade(r[0]);
+  });
+}
+
+absl::StatusOr<PaidNotice> PgSandboxTradeBook::Find(const std::string& order_id) {
+  return pool_.Read([&](pqxx::transaction_base& tx) -> absl::StatusOr<PaidNotice> {
+    auto r = tx.exec_prepared(kSbxFind, order_id);
+    if (r.empty() || r[0][5].is_null()) return absl::NotFoundError("not paid at the provider");
+    return ReadTrade(r[0]);
+  });
+}
+
+absl::Status PgSandboxTradeBook::Close(const std::string& order_id) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    if (tx.exec_prepared(kSbxClose, order_id).affected_rows() == 1) return absl::OkStatus();
+    return Error(absl::StatusCode::kFailedPrecondition, "TRADE_PAID",
+                 "the order was paid at the provider");
+  });
+}
+
+absl::Status PgSandboxTradeBook::Refund(const std::string& order_id) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    if (tx.exec_prepared(kSbxRefund, order_id).affected_rows() == 1) return absl::OkStatus();
+    return Error(absl::StatusCode::kFailedPrecondition, "NOT_PAID", "nothing to refund");
   });
 }
 

@@ -2,6 +2,7 @@
 
 #include "common/pg.h"
 #include "payment/payment_store.h"
+#include "payment/sandbox_provider.h"
 
 namespace admissions::payment {
 
@@ -21,6 +22,8 @@ class PgPaymentStore final : public PaymentStore {
   absl::StatusOr<std::vector<Order>> ListExamOrders(const std::string& exam_id,
                                                     const std::string& status) override;
   absl::StatusOr<std::vector<Order>> ListStaleUnpaid(absl::Time before, int limit) override;
+  absl::StatusOr<std::vector<Order>> ListExpiredUnpaid(absl::Time before, int limit) override;
+  absl::StatusOr<bool> CloseUnpaid(const std::string& order_id) override;
   absl::Status ClaimRefund(const std::string& order_id) override;
   absl::Status ReleaseRefundClaim(const std::string& order_id) override;
   absl::Status MarkRefunded(const std::string& order_id, const std::string& reason) override;
@@ -30,6 +33,19 @@ class PgPaymentStore final : public PaymentStore {
   absl::StatusOr<std::string> SaveIdempotent(const std::string& account_id, const std::string& key,
                                              const std::string& hash,
                                              const std::string& response) override;
+
+ private:
+  PgPool pool_;
+};
+
+/// The sandbox provider's book on PostgreSQL (table payment.sandbox_trades).
+class PgSandboxTradeBook final : public SandboxTradeBook {
+ public:
+  PgSandboxTradeBook(const std::string& uri, int pool_size);
+  absl::StatusOr<PaidNotice> Pay(const PaidNotice& notice) override;
+  absl::StatusOr<PaidNotice> Find(const std::string& order_id) override;
+  absl::Status Close(const std::string& order_id) override;
+  absl::Status Refund(const std::string& order_id) override;
 
  private:
   PgPool pool_;

@@ -52,6 +52,10 @@ class PaymentProvider {
   virtual std::string SuccessReply() const = 0;
   /// The provider's query API: the notice of a paid order, NOT_FOUND while unpaid.
   virtual absl::StatusOr<PaidNotice> Query(const std::string& order_id) = 0;
+  /// Closes an unpaid order at the provider so that it can no longer be paid (the
+  /// deadline passed). FAILED_PRECONDITION with reason TRADE_PAID when it was paid
+  /// meanwhile: query it and settle instead.
+  virtual absl::Status Close(const ProviderOrder& order) = 0;
   /// Returns the money of a paid order.
   virtual absl::Status Refund(const ProviderOrder& order, const std::string& trade_no,
                               const std::string& reason) = 0;

@@ -19,6 +19,17 @@ absl::Status Unauthenticated(std::string_view message) {
 absl::Status Malformed(std::string_view message) {
   return Error(absl::StatusCode::kInvalidArgument, "MALFORMED_NOTIFICATION", message);
 }
+absl::Status TradeClosed() {
+  return Error(absl::StatusCode::kFailedPrecondition, "TRADE_CLOSED",
+               "the order is closed at the provider and cannot be paid");
+}
+absl::Status TradePaid() {
+  return Error(absl::StatusCode::kFailedPrecondition, "TRADE_PAID",
+               "the order was paid at the provider");
+}
+absl::Status NotPaid() {
+  return Error(absl::StatusCode::kFailedPrecondition, "NOT_PAID", "nothing to refund");
+}
 
 bool SafeValue(absl::string_view v) {
   for (char c : v) {
@@ -60,9 +71,47 @@ absl::StatusOr<int64_t> YuanToFen(const std::string& yuan) {
   return whole * 100 + cents;
 }
 
+absl::StatusOr<PaidNotice> MemorySandboxTradeBook::Pay(const PaidNotice& notice) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Trade& t = trades_[notice.order_id];
+  if (t.paid) return *t.paid;
+  if (t.closed) return TradeClosed();
+  t.paid = notice;
+  return notice;
+}
+
+absl::StatusOr<PaidNotice> MemorySandboxTradeBook::Find(const std::string& order_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = trades_.find(order_id);
+  if (it == trades_.end() || !it->second.paid) return absl::NotFoundError("not paid");
+  return *it->second.paid;
+}
+
+absl::Status MemorySandboxTradeBook::Close(const std::string& order_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Trade& t = trades_[order_id];
+  if (t.paid) return TradePaid();
+  t.closed = true;
+  return absl::OkStatus();
+}
+
+absl::Status MemorySandboxTradeBook::Refund(const std::string& order_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = trades_.find(order_id);
+  if (it == trades_.end() || !it->second.paid) return NotPaid();
+  ++it->second.refunds;
+  return absl::OkStatus();
+}
+
+int MemorySandboxTradeBook::Refunds(const std::string& order_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = trades_.find(order_id);
+  return it == trades_.end() ? 0 : it->second.refunds;
+}
+
 absl::StatusOr<std::unique_ptr<SandboxProvider>> SandboxProvider::Create(
     const std::string& seed_b64, const std::string& public_key_b64, std::string merchant_id,
-    std::string pay_base_url) {
+    std::string pay_base_url, SandboxTradeBook* book) {
   auto seed = Base64Decode(seed_b64);
   if (!seed || seed->size() != 32) {
     return absl::InvalidArgumentError("the sandbox seed must be 32 bytes of base64");
@@ -78,7 +127,7 @@ absl::StatusOr<std::unique_ptr<SandboxProvider>> SandboxProvider::Create(
     verify = *pk;
   }
   return std::unique_ptr<SandboxProvider>(new SandboxProvider(
-      *std::move(keys), std::move(verify), std::move(merchant_id), std::move(pay_base_url)));
+      *std::move(keys), std::move(verify), std::move(merchant_id), std::move(pay_base_url), book));
 }
 
 absl::StatusOr<std::string> SandboxProvider::PayUrl(const ProviderOrder& order) {
@@ -146,39 +195,30 @@ absl::StatusOr<PaidNotice> SandboxProvider::Verify(const RawNotification& raw) c
   return n;
 }
 
-RawNotification SandboxProvider::Pay(const ProviderOrder& order, absl::Time now) {
+absl::StatusOr<RawNotification> SandboxProvider::Pay(const ProviderOrder& order, absl::Time now) {
   PaidNotice n;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = paid_.find(order.order_id);
-    if (it == paid_.end()) {
-      n.notify_id = HexEncode(RandomBytes(16));
-      n.order_id = order.order_id;
-      n.amount_cents = order.amount_cents;
-      n.merchant_id = merchant_id_;
-      n.trade_no = absl::StrCat("SBX", HexEncode(RandomBytes(10)));
-      n.paid_at = now;
-      paid_.emplace(order.order_id, n);
-    } else {
-      n = it->second;  // Paying twice at the provider resends the same notification.
-    }
-  }
-  return Sign(Body(n), now);
+  n.notify_id = HexEncode(RandomBytes(16));
+  n.order_id = order.order_id;
+  n.amount_cents = order.amount_cents;
+  n.merchant_id = merchant_id_;
+  n.trade_no = absl::StrCat("SBX", HexEncode(RandomBytes(10)));
+  n.paid_at = now;
+  // Paying twice at the provider resends the first payment's notification.
+  ASSIGN_OR_RETURN(PaidNotice paid, book_->Pay(n));
+  return Sign(Body(paid), now);
 }
 
 absl::StatusOr<PaidNotice> SandboxProvider::Query(const std::string& order_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = paid_.find(order_id);
-  if (it == paid_.end()) return absl::NotFoundError("not paid at the provider");
-  return it->second;
+  return book_->Find(order_id);
 }
 
-absl::Status SandboxProvider::Refund(const ProviderOrder&, const std::string& trade_no,
+absl::Status SandboxProvider::Close(const ProviderOrder& order) {
+  return book_->Close(order.order_id);
+}
+
+absl::Status SandboxProvider::Refund(const ProviderOrder& order, const std::string&,
                                      const std::string&) {
-  if (trade_no.empty()) {
-    return Error(absl::StatusCode::kFailedPrecondition, "NOT_PAID", "nothing to refund");
-  }
-  return absl::OkStatus();
+  return book_->Refund(order.order_id);
 }
 
 }  // namespace admissions::payment

@@ -259,14 +259,53 @@ TEST_F(PaymentHttpTest, FiftyIdenticalNotificationsAtOnceSettleOnce) {
   EXPECT_EQ(Ledger(order), 1);
   EXPECT_EQ(
       SqlInt(s, "SELECT count(*) FROM payment.notifications WHERE order_id = '" + order + "'"), 1);
-  // A different notification for the same payment, a day later: still one ledger row.
+  // A different notification for the same payment, as a provider sends it a day later
+  // (signed afresh when sent): still one ledger row.
   auto later = Notice(order, 20000);
-  later.paid_at = absl::Now();
-  EXPECT_EQ(
-      Send(sandbox_->Sign(payment::SandboxProvider::Body(later), absl::Now() + absl::Hours(24)))
-          .body,
-      "success");
+  later.paid_at = absl::Now() - absl::Hours(24);
+  EXPECT_EQ(Send(sandbox_->Sign(payment::SandboxProvider::Body(later), absl::Now())).body,
+            "success");
   EXPECT_EQ(Ledger(order), 1);
+}
+
+TEST_F(PaymentHttpTest, AnOldOrFutureSignedNotificationIsRefused) {
+  Setup st = Candidate(4400);
+  std::string order = Open(st).Str("orderId");
+  ASSERT_FALSE(order.empty());
+  // Correctly signed, but an hour old (a captured notification replayed) or an hour
+  // ahead: refused, nothing settled.
+  std::string body = payment::SandboxProvider::Body(Notice(order, 4400));
+  ExpectError(Send(sandbox_->Sign(body, absl::Now() - absl::Hours(1))), 401, "STALE_NOTIFICATION");
+  ExpectError(Send(sandbox_->Sign(body, absl::Now() + absl::Hours(1))), 401, "STALE_NOTIFICATION");
+  EXPECT_EQ(Status(order), "UNPAID");
+  EXPECT_EQ(Ledger(order), 0);
+  // The same body signed now settles.
+  EXPECT_EQ(Send(sandbox_->Sign(body, absl::Now())).body, "success");
+  EXPECT_EQ(Status(order), "PAID");
+}
+
+TEST_F(PaymentHttpTest, AnOrderUnpaidPastTheDeadlineIsClosedHereAndAtTheProvider) {
+  Setup st = Candidate(5500);
+  std::string order = Open(st).Str("orderId");
+  ASSERT_FALSE(order.empty());
+  // The deadline passed an hour ago (more than the 5-minute grace): the job, which runs
+  // every second in this stack, asks the provider, finds it unpaid and closes it.
+  s.Sql("UPDATE payment.orders SET pay_deadline = now() - interval '1 hour' WHERE id = '" + order +
+        "'");
+  EXPECT_TRUE(PollUntil(15, [&] { return Status(order) == "CLOSED"; })) << Status(order);
+  EXPECT_EQ(s.Sql("SELECT closed_at IS NOT NULL FROM payment.sandbox_trades WHERE order_id = '" +
+                  order + "'"),
+            "t");
+  // The payer can no longer pay it at the provider.
+  ExpectError(s.Call("POST", "/v1/dev/payments/" + order + ":pay", "{}"), 409, "TRADE_CLOSED");
+  // Money that still arrives for it (a provider that paid anyway) is kept for refund.
+  EXPECT_EQ(
+      Send(sandbox_->Sign(payment::SandboxProvider::Body(Notice(order, 5500)), absl::Now())).body,
+      "success");
+  EXPECT_EQ(Status(order), "CLOSED");
+  EXPECT_EQ(s.Sql("SELECT refund_due FROM payment.orders WHERE id = '" + order + "'"), "t");
+  EXPECT_EQ(Ledger(order), 1);
+  EXPECT_EQ(PaymentStep(st), "TODO");
 }
 
 TEST_F(PaymentHttpTest, NoFeeMeansNoPaymentEndpoint) {
@@ -318,6 +357,9 @@ TEST_F(PaymentHttpTest, ALostNotificationIsReconciled) {
   auto pay = s.Call("POST", "/v1/dev/payments/" + order + ":pay", R"({"drop":true})");
   ASSERT_EQ(pay.status, 200) << pay.body;
   EXPECT_EQ(Status(order), "UNPAID");
+  // The provider's records outlive the payment service (as a real provider's do): a
+  // restart in between does not lose the payment.
+  s.KillAndRestartPayment();
   // The stack reconciles orders UNPAID for 2 s, every second.
   absl::Time until = absl::Now() + absl::Seconds(15);
   while (Status(order) != "PAID" && absl::Now() < until) absl::SleepFor(absl::Milliseconds(200));
@@ -369,9 +411,8 @@ TEST_F(PaymentHttpTest, ConcurrentRefundsRefundOnce) {
   ASSERT_EQ(s.Call("POST", "/v1/dev/payments/" + order + ":pay", "{}").status, 200);
   ASSERT_EQ(Status(order), "PAID");
   // Ten staff press "refund" together: one refund goes through; the others are told
-  // that one is in progress or done, and the ledger has one refund row. (That the
-  // provider itself is asked once rests on the claim in ClaimRefund; the sandbox does
-  // not expose its call count to tests yet.)
+  // that one is in progress or done; the ledger has one refund row and the provider
+  // made one refund.
   std::atomic<int> ok{0}, refused{0};
   std::vector<std::thread> staff;
   for (int i = 0; i < 10; ++i) {
@@ -392,6 +433,8 @@ TEST_F(PaymentHttpTest, ConcurrentRefundsRefundOnce) {
   EXPECT_EQ(Status(order), "REFUNDED");
   EXPECT_EQ(s.Sql("SELECT count(*) FROM payment.ledger WHERE order_id = '" + order +
                   "' AND kind = 'REFUND'"),
+            "1");
+  EXPECT_EQ(s.Sql("SELECT refunds FROM payment.sandbox_trades WHERE order_id = '" + order + "'"),
             "1");
 }
 
