@@ -6,7 +6,8 @@
 #   make test    every test, against a PostgreSQL and a Redis of its own
 #                (make test ARGS='-R kustomize' passes arguments to ctest)
 #   make bench   the gateway against nginx, logins against the hash ceiling, roster imports
-#                and the journey against /v1/me (tests/bench/results/)
+#                and the journey against /v1/me, payment notifications against a plain
+#                PostgreSQL update (tests/bench/results/)
 #   make build   build only
 #   make format  clang-format every tracked C++ file
 #   make openapi regenerate docs/api/openapi.json from the protos
@@ -31,6 +32,7 @@ bench:
 	@bash tests/bench/bench.sh
 	@bash tests/bench/login_bench.sh
 	@bash tests/bench/enrollment_bench.sh
+	@bash tests/bench/payment_bench.sh
 
 build:
 	@bash deploy/local/install-deps.sh && source deploy/local/lib.sh && build

@@ -19,6 +19,7 @@ constexpr char kInsertOrder[] = "insert_order";
 constexpr char kGetOrder[] = "get_order";
 constexpr char kLockOrder[] = "lock_order";
 constexpr char kInsertNotification[] = "insert_notification";
+constexpr char kFindHandled[] = "find_handled";
 constexpr char kMarkPaid[] = "mark_paid";
 constexpr char kMarkLate[] = "mark_late";
 constexpr char kInsertLedger[] = "insert_ledger";
@@ -51,6 +52,9 @@ std::vector<PgStatement> Statements() {
       {kInsertNotification,
        "INSERT INTO notifications (provider, notify_id, order_id) VALUES ($1, $2, $3::uuid) "
        "ON CONFLICT DO NOTHING"},
+      {kFindHandled,
+       "SELECT o.amount_cents, o.provider FROM notifications n JOIN orders o ON o.id = n.order_id "
+       "WHERE n.provider = $1 AND n.notify_id = $2 AND n.order_id = $3::uuid"},
       {kMarkPaid,
        "UPDATE orders SET status = 'PAID', paid_at = to_timestamp($2::float8 / 1000000), "
        "provider_trade_no = $3 WHERE id = $1::uuid AND status = 'UNPAID'"},
@@ -180,6 +184,15 @@ absl::StatusOr<Order> PgPaymentStore::GetOrder(const std::string& order_id) {
 absl::StatusOr<Settlement> PgPaymentStore::Settle(const std::string& provider, const PaidNotice& n,
                                                   absl::Time now) {
   if (!IsUuid(n.order_id)) return UnknownOrder();
+  // A provider retries until it hears back, so most notifications after the first are
+  // replays: one read answers them without queueing on the order's row lock. Anything
+  // the read does not vouch for takes the full path below.
+  auto handled = pool_.Read([&](pqxx::transaction_base& tx) -> absl::StatusOr<bool> {
+    auto r = tx.exec_prepared(kFindHandled, provider, n.notify_id, n.order_id);
+    return !r.empty() && r[0][0].as<int64_t>() == n.amount_cents &&
+           r[0][1].as<std::string>() == provider;
+  });
+  if (handled.ok() && *handled) return Settlement::kDuplicate;
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<Settlement> {
     auto r = tx.exec_prepared(kLockOrder, n.order_id);
     if (r.empty()) return UnknownOrder();

@@ -151,15 +151,17 @@ to_ms() {
     printf "%.2f", n }'
 }
 
-# measure NAME URL [wrk args...]: warm-up, then the measured run; sets RPS[NAME],
+# measure NAME URL [wrk args...]: warm-up (MEASURE_WARMUP, default WARMUP; 0s: none),
+# then the measured run; sets RPS[NAME],
 # P50[NAME], P99[NAME] (ms) and BAD[NAME] (non-2xx answers plus socket errors).
 declare -A RPS=() P50=() P99=() BAD=()
 measure() {
   local name=$1 url=$2
   shift 2
   local out="$BENCH_DIR/wrk-$name.txt"
-  log "wrk $name: $url (warm-up $WARMUP, then $DURATION)"
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$@" "$url" >/dev/null
+  local warmup=${MEASURE_WARMUP:-$WARMUP}
+  log "wrk $name: $url (warm-up $warmup, then $DURATION)"
+  [[ "$warmup" == 0* ]] || wrk -t"$THREADS" -c"$CONNECTIONS" -d"$warmup" "$@" "$url" >/dev/null
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" >"$out"
   cat "$out" >>"$LOG_DIR/wrk.log"
   local rps p50 p99 non2xx sockerr
