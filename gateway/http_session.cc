@@ -1,6 +1,7 @@
 #include "gateway/http_session.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -66,21 +67,6 @@ std::string_view BearerToken(std::string_view header) {
   if (space == std::string_view::npos) return {};
   if (!EqualsIgnoreCase(header.substr(0, space), "bearer")) return {};
   return StripWhitespace(header.substr(space + 1));
-}
-
-bool IsUpstreamFailure(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::CANCELLED:
-    case grpc::StatusCode::UNKNOWN:
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-    case grpc::StatusCode::UNIMPLEMENTED:
-    case grpc::StatusCode::INTERNAL:
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::DATA_LOSS:
-      return true;
-    default:
-      return false;
-  }
 }
 
 HttpError Unauthenticated(std::string_view message) {
@@ -203,12 +189,18 @@ void HttpSession::ReadHeader() {
                           beast::bind_front_handler(&HttpSession::OnHeader, shared_from_this()));
 }
 
-uint64_t HttpSession::BodyLimitFor(const Request& request) const {
+const Route* HttpSession::RouteOf(const Request& request) const {
   std::string_view target = request.target();
   std::string_view path = target.substr(0, target.find('?'));
   RouteMatch match = context_->routes->Match(request.method_string(), path);
-  if (match.kind == RouteMatch::Kind::kFound && match.route->max_body_bytes > 0) {
-    return match.route->max_body_bytes;
+  return match.kind == RouteMatch::Kind::kFound ? match.route : nullptr;
+}
+
+uint64_t HttpSession::BodyLimitFor(const Route* route) const {
+  if (route != nullptr && route->max_body_bytes > 0) return route->max_body_bytes;
+  // A streamed body is held to the service's own limit only.
+  if (route != nullptr && route->stream_body_field != nullptr) {
+    return std::numeric_limits<uint64_t>::max();
   }
   return context_->max_body_bytes;
 }
@@ -226,13 +218,20 @@ void HttpSession::OnHeader(beast::error_code ec, size_t) {
   }
   const Request& request = parser_->get();
   // Now that the route is known, hold the body to its own limit.
-  uint64_t limit = BodyLimitFor(request);
+  const Route* route = RouteOf(request);
+  uint64_t limit = BodyLimitFor(route);
   if (auto length = parser_->content_length(); length && *length > limit) {
     close_after_response_ = true;
     linger_after_response_ = true;
     SetErrorResponse(MakeHttpError(grpc::StatusCode::INVALID_ARGUMENT, reason::kPayloadTooLarge,
                                    absl::StrCat("request body is larger than ", limit, " bytes")));
     Send();
+    return;
+  }
+  if (route != nullptr && route->stream_body_field != nullptr) {
+    // Routed, authorised and the call started before a byte of the body is read.
+    body_unread_ = true;
+    Handle();
     return;
   }
   parser_->body_limit(limit);
@@ -309,6 +308,7 @@ void HttpSession::BeginExchange(bool have_header) {
   in_exchange_ = true;
   context_->metrics->RequestStarted();
   exchange_ = Exchange{};
+  body_unread_ = false;
   exchange_.start = std::chrono::steady_clock::now();
   std::string_view method = "OTHER";
   if (have_header) {
@@ -525,13 +525,18 @@ void HttpSession::OnGatesChecked(const std::shared_ptr<UpstreamCall>& call,
 
 std::shared_ptr<UpstreamCall> HttpSession::NewCall() const {
   auto call = std::make_shared<UpstreamCall>();
-  call->context.set_deadline(std::chrono::system_clock::now() + context_->grpc_deadline);
-  if (!exchange_.authorization.empty()) {
-    call->context.AddMetadata("authorization", exchange_.authorization);
-  }
-  call->context.AddMetadata("x-request-id", exchange_.request_id);
-  if (!peer_.empty()) call->context.AddMetadata("x-forwarded-for", peer_);
+  SetUpContext(&call->context, context_->grpc_deadline);
   return call;
+}
+
+void HttpSession::SetUpContext(grpc::ClientContext* context,
+                               std::chrono::milliseconds deadline) const {
+  context->set_deadline(std::chrono::system_clock::now() + deadline);
+  if (!exchange_.authorization.empty()) {
+    context->AddMetadata("authorization", exchange_.authorization);
+  }
+  context->AddMetadata("x-request-id", exchange_.request_id);
+  if (!peer_.empty()) context->AddMetadata("x-forwarded-for", peer_);
 }
 
 void HttpSession::CallRoute() {
@@ -557,6 +562,11 @@ void HttpSession::CallRoute() {
   parts.body_is_message = route.body_is_message;
   parts.raw_body_field = route.raw_body_field;
   parts.body = request.body();
+  if (route.stream_body_field != nullptr) {
+    // The first message carries an empty piece; binding the field keeps the query off it.
+    parts.raw_body_field = route.stream_body_field;
+    parts.body = {};
+  }
   parts.path = exchange_.variables;
   for (const Route::HeaderField& binding : route.header_fields) {
     auto it = request.find(binding.header);
@@ -576,6 +586,15 @@ void HttpSession::CallRoute() {
     return;
   }
 
+  if (route.stream_body_field != nullptr || route.stream_response) {
+    auto deadline = route.deadline.count() > 0 ? route.deadline : context_->grpc_deadline;
+    if (route.stream_body_field != nullptr) {
+      StartUpload(message->SerializeAsString(), deadline);
+    } else {
+      StartDownload(message->SerializeAsString(), deadline);
+    }
+    return;
+  }
   auto call = NewCall();
   if (route.deadline.count() > 0) {
     call->context.set_deadline(std::chrono::system_clock::now() + route.deadline);
@@ -601,6 +620,10 @@ void HttpSession::CallRoute() {
 
 void HttpSession::OnUpstreamDone(const std::shared_ptr<UpstreamCall>& call,
                                  const grpc::Status& status) {
+  AnswerUpstream(status, &call->response);
+}
+
+void HttpSession::AnswerUpstream(const grpc::Status& status, const grpc::ByteBuffer* response) {
   const Route& route = *exchange_.route;
   if (!status.ok()) {
     if (IsUpstreamFailure(status.error_code())) {
@@ -616,7 +639,7 @@ void HttpSession::OnUpstreamDone(const std::shared_ptr<UpstreamCall>& call,
     return;
   }
   auto message = NewMessage(route.method->output_type());
-  if (!message->ParseFromString(ByteBufferToString(call->response))) {
+  if (response == nullptr || !message->ParseFromString(ByteBufferToString(*response))) {
     context_->metrics->RecordUpstreamError(route.upstream);
     Log(LogLevel::kError, "upstream_bad_response",
         {{"request_id", exchange_.request_id}, {"rpc", route.grpc_method}});
@@ -667,6 +690,11 @@ void HttpSession::Send() {
   response_.version(exchange_.version);
   response_.set("X-Request-Id", exchange_.request_id);
   response_.set(http::field::cache_control, "no-store");
+  if (body_unread_) {
+    // What is left of the body would be read as the next request.
+    close_after_response_ = true;
+    linger_after_response_ = true;
+  }
   const bool keep_alive = exchange_.keep_alive && !draining_ && !close_after_response_;
   response_.keep_alive(keep_alive);
   if (response_.result() == http::status::no_content) {
@@ -704,13 +732,28 @@ void HttpSession::FinishExchange() {
   double seconds = std::chrono::duration<double>(elapsed).count();
   context_->metrics->RecordRequest(exchange_.series, exchange_.status, seconds);
   context_->metrics->RequestFinished();
+  std::string duration =
+      absl::StrCat(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
+  if (exchange_.streamed) {
+    context_->metrics->RecordStreamedBytes(exchange_.series, exchange_.bytes_in,
+                                           exchange_.bytes_out);
+    Log(LogLevel::kInfo, "http_request",
+        {{"request_id", exchange_.request_id},
+         {"method", exchange_.method},
+         {"route", exchange_.route_label},
+         {"status", std::to_string(exchange_.status)},
+         {"duration_ms", duration},
+         {"request_bytes", std::to_string(exchange_.bytes_in)},
+         {"response_bytes", std::to_string(exchange_.bytes_out)},
+         {"peer", peer_}});
+    return;
+  }
   Log(LogLevel::kInfo, "http_request",
       {{"request_id", exchange_.request_id},
        {"method", exchange_.method},
        {"route", exchange_.route_label},
        {"status", std::to_string(exchange_.status)},
-       {"duration_ms",
-        absl::StrCat(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count())},
+       {"duration_ms", duration},
        {"peer", peer_}});
 }
 

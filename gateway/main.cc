@@ -43,6 +43,10 @@ int main(int argc, char** argv) {
                                 "largest request body; larger gets 413");
   int64_t read_timeout = config.Int("read_timeout_ms", "GATEWAY_READ_TIMEOUT_MS", 30000,
                                     "time allowed for each read from a client");
+  int64_t chunk = config.Int("stream_chunk_bytes", "GATEWAY_STREAM_CHUNK_BYTES", 256 * 1024,
+                             "largest piece of a streamed request body sent upstream at once");
+  int64_t idle = config.Int("stream_idle_timeout_ms", "GATEWAY_STREAM_IDLE_TIMEOUT_MS", 30000,
+                            "a streamed request body may go this long without a byte");
   int64_t deadline = config.Int("grpc_deadline_ms", "GATEWAY_GRPC_DEADLINE_MS", 5000,
                                 "deadline of every upstream call");
   int64_t grace = config.Int("shutdown_grace_ms", "GATEWAY_SHUTDOWN_GRACE_MS", 5000,
@@ -61,13 +65,15 @@ int main(int argc, char** argv) {
   }
 
   if (port < 0 || port > 65535) return Fail("bad_configuration", "--port must be 0..65535");
-  if (max_body <= 0 || read_timeout <= 0 || deadline <= 0 || grace < 0) {
+  if (max_body <= 0 || read_timeout <= 0 || deadline <= 0 || grace < 0 || chunk <= 0 || idle <= 0) {
     return Fail("bad_configuration", "sizes and times must be positive");
   }
   if (public_keys.empty()) return Fail("bad_configuration", "--token_public_keys is required");
   options.port = static_cast<uint16_t>(port);
   options.max_body_bytes = static_cast<uint64_t>(max_body);
   options.read_timeout = std::chrono::milliseconds(read_timeout);
+  options.stream_chunk_bytes = static_cast<uint64_t>(chunk);
+  options.stream_idle_timeout = std::chrono::milliseconds(idle);
   options.grpc_deadline = std::chrono::milliseconds(deadline);
   options.shutdown_grace = std::chrono::milliseconds(grace);
 

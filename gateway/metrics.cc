@@ -66,6 +66,12 @@ void Metrics::RecordRequest(int series, int http_status, double seconds) {
                          std::memory_order_relaxed);
 }
 
+void Metrics::RecordStreamedBytes(int series, uint64_t in, uint64_t out) {
+  if (series < 0 || static_cast<size_t>(series) >= labels_.size()) return;
+  series_[series].streamed_in.fetch_add(in, std::memory_order_relaxed);
+  series_[series].streamed_out.fetch_add(out, std::memory_order_relaxed);
+}
+
 void Metrics::RecordUpstreamError(int service) {
   if (service < 0 || static_cast<size_t>(service) >= services_.size()) return;
   upstream_errors_[service].fetch_add(1, std::memory_order_relaxed);
@@ -113,6 +119,22 @@ std::string Metrics::Render() const {
                     absl::StrFormat("%.6f", s.sum_micros.load(std::memory_order_relaxed) / 1e6),
                     "\n");
     absl::StrAppend(&out, "gateway_request_duration_seconds_count{", labels, "} ", count, "\n");
+  }
+  out +=
+      "# HELP gateway_streamed_body_bytes_total Body bytes of streamed requests (in) and "
+      "responses (out).\n";
+  out += "# TYPE gateway_streamed_body_bytes_total counter\n";
+  for (size_t i = 0; i < labels_.size(); ++i) {
+    const Series& s = series_[i];
+    uint64_t in = s.streamed_in.load(std::memory_order_relaxed);
+    uint64_t out_bytes = s.streamed_out.load(std::memory_order_relaxed);
+    if (in == 0 && out_bytes == 0) continue;
+    std::string labels = absl::StrCat("route=\"", EscapeLabel(labels_[i].route), "\",method=\"",
+                                      labels_[i].method, "\"");
+    absl::StrAppend(&out, "gateway_streamed_body_bytes_total{", labels, ",direction=\"in\"} ", in,
+                    "\n");
+    absl::StrAppend(&out, "gateway_streamed_body_bytes_total{", labels, ",direction=\"out\"} ",
+                    out_bytes, "\n");
   }
   out += "# HELP gateway_in_flight_requests Requests being handled now.\n";
   out += "# TYPE gateway_in_flight_requests gauge\n";

@@ -16,6 +16,7 @@ namespace admissions::gateway {
 ///     request's headers to its response being handed to the socket)
 ///   gateway_in_flight_requests
 ///   gateway_upstream_errors_total{service}
+///   gateway_streamed_body_bytes_total{route,method,direction} (streamed routes only)
 class Metrics {
  public:
   /// Labels of one request series: the route template (or a fixed name such as "unmatched")
@@ -32,6 +33,8 @@ class Metrics {
   void RequestStarted() { in_flight_.fetch_add(1, std::memory_order_relaxed); }
   void RequestFinished() { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
   int64_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+  /// Counts the bytes of a streamed request body (`in`) and response body (`out`).
+  void RecordStreamedBytes(int series, uint64_t in, uint64_t out);
   /// Counts a call to `service` that failed in transport or on the server's side.
   void RecordUpstreamError(int service);
 
@@ -43,8 +46,8 @@ class Metrics {
 
  private:
   /// Statuses counted one by one; any other falls into its class ("2xx" ... "5xx").
-  static constexpr int kStatuses[] = {200, 201, 202, 204, 400, 401, 403, 404, 405, 409,
-                                      413, 415, 429, 431, 500, 501, 502, 503, 504};
+  static constexpr int kStatuses[] = {200, 201, 202, 204, 206, 400, 401, 403, 404, 405, 408,
+                                      409, 413, 415, 429, 431, 499, 500, 501, 502, 503, 504};
   static constexpr int kStatusSlots = sizeof(kStatuses) / sizeof(kStatuses[0]) + 5;
   static constexpr int kBucketCount = 13;
   static int StatusSlot(int http_status);
@@ -54,6 +57,8 @@ class Metrics {
     /// One per bound, then one past the last bound; the count is their sum.
     std::array<std::atomic<uint64_t>, kBucketCount + 1> buckets{};
     std::atomic<uint64_t> sum_micros{0};
+    std::atomic<uint64_t> streamed_in{0};
+    std::atomic<uint64_t> streamed_out{0};
   };
 
   std::vector<SeriesLabels> labels_;

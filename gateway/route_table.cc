@@ -14,6 +14,8 @@ namespace {
 using google::protobuf::FieldDescriptor;
 
 constexpr std::string_view kMethods[] = {"GET", "PUT", "POST", "DELETE", "PATCH"};
+constexpr int kMaxDeadlineSeconds = 600;
+constexpr int kMaxStreamDeadlineSeconds = 24 * 3600;
 
 bool IsLiteralChar(char c) {
   return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
@@ -270,8 +272,35 @@ absl::StatusOr<RouteTable> BuildRouteTable(const std::vector<ServiceBinding>& se
         case api::v1::HttpRule::PATTERN_NOT_SET:
           return Invalid(method, "http rule has no method and path");
       }
-      if (method->client_streaming() || method->server_streaming()) {
-        return Invalid(method, "only unary RPCs can be HTTP endpoints");
+      if (method->client_streaming() && method->server_streaming()) {
+        return Invalid(method, "a bidi-streaming RPC cannot be an HTTP endpoint");
+      }
+      if (method->client_streaming() != !rule.stream_body().empty()) {
+        return Invalid(method, "stream_body is for client-streaming RPCs, which need it");
+      }
+      if (method->server_streaming() != rule.stream_response()) {
+        return Invalid(method, "stream_response is for server-streaming RPCs, which need it");
+      }
+      if (!rule.stream_body().empty()) {
+        route.stream_body_field = FieldByAnyName(method->input_type(), rule.stream_body());
+        if (!IsSingularText(route.stream_body_field) ||
+            route.stream_body_field->type() != FieldDescriptor::TYPE_BYTES) {
+          return Invalid(method, absl::StrCat("http rule stream_body \"", rule.stream_body(),
+                                              "\" names no bytes field"));
+        }
+        if (!rule.body().empty()) return Invalid(method, "stream_body excludes body");
+      }
+      if (rule.stream_response()) {
+        if (method->output_type() != api::v1::HttpBodyChunk::descriptor()) {
+          return Invalid(method,
+                         "stream_response needs an RPC returning admissions.api.v1.HttpBodyChunk");
+        }
+        if (!rule.response_body().empty() || rule.success_status() != 0) {
+          return Invalid(method,
+                         "stream_response excludes response_body and success_status (the head "
+                         "sets the status)");
+        }
+        route.stream_response = true;
       }
       if (rule.body() != "*" && !rule.body().empty()) {
         route.raw_body_field = FieldByAnyName(method->input_type(), rule.body());
@@ -317,8 +346,13 @@ absl::StatusOr<RouteTable> BuildRouteTable(const std::vector<ServiceBinding>& se
       route.success_status = status;
       if (rule.max_body_bytes() < 0) return Invalid(method, "http rule max_body_bytes is negative");
       route.max_body_bytes = static_cast<uint64_t>(rule.max_body_bytes());
-      if (rule.deadline_seconds() < 0 || rule.deadline_seconds() > 600) {
-        return Invalid(method, "http rule deadline_seconds must be 0..600");
+      // A stream moves a whole file, which can take an hour on a bad connection.
+      const int max_deadline = method->client_streaming() || method->server_streaming()
+                                   ? kMaxStreamDeadlineSeconds
+                                   : kMaxDeadlineSeconds;
+      if (rule.deadline_seconds() < 0 || rule.deadline_seconds() > max_deadline) {
+        return Invalid(method,
+                       absl::StrCat("http rule deadline_seconds must be 0..", max_deadline));
       }
       route.deadline = std::chrono::seconds(rule.deadline_seconds());
       route.ends_session = route.http_method == "DELETE" && route.path == "/v1/sessions/current";

@@ -71,6 +71,12 @@ struct Route {
   uint64_t max_body_bytes = 0;
   /// The upstream deadline of this route; zero: the gateway's default.
   std::chrono::milliseconds deadline{0};
+  /// Set for a rule with stream_body (a client-streaming RPC): the bytes field that carries
+  /// the request body in pieces, one per message after the first.
+  const google::protobuf::FieldDescriptor* stream_body_field = nullptr;
+  /// A rule with stream_response (a server-streaming RPC returning api.v1.HttpBodyChunk): the
+  /// messages are the HTTP response, head first.
+  bool stream_response = false;
   /// DELETE /v1/sessions/current: on success the gateway revokes the caller's session locally.
   bool ends_session = false;
 };
@@ -136,9 +142,11 @@ struct ServiceBinding {
 /// Builds the table from the `(admissions.api.v1.http)` option of every method of the given
 /// services. Methods without the option are not exposed; `dev_only` ones only when `dev_mode`.
 /// Fails (INVALID_ARGUMENT, naming the method) on a rule without a path, a success status
-/// outside 2xx, a streaming RPC, a variable that names no singular scalar field of the request,
-/// a body, header or response_body that names no singular string or bytes field, or two rules
-/// that collide.
+/// outside 2xx, a variable that names no singular scalar field of the request, a body, header
+/// or response_body that names no singular string or bytes field, or two rules that collide.
+/// A client-streaming RPC needs stream_body naming a bytes field (and no body); a
+/// server-streaming one needs stream_response and HttpBodyChunk responses (and no
+/// response_body or success_status); a bidi RPC has no route.
 absl::StatusOr<RouteTable> BuildRouteTable(const std::vector<ServiceBinding>& services,
                                            bool dev_mode);
 

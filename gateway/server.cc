@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -34,6 +35,13 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
   }
   if (options.read_timeout.count() <= 0 || options.grpc_deadline.count() <= 0) {
     return absl::InvalidArgumentError("read_timeout_ms and grpc_deadline_ms must be positive");
+  }
+  if (options.stream_chunk_bytes == 0 || options.stream_chunk_bytes > kMaxStreamChunkBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("stream_chunk_bytes must be 1..", kMaxStreamChunkBytes));
+  }
+  if (options.stream_idle_timeout.count() <= 0) {
+    return absl::InvalidArgumentError("stream_idle_timeout_ms must be positive");
   }
   if (options.threads <= 0) {
     options.threads = std::max(1u, std::thread::hardware_concurrency());
@@ -83,8 +91,14 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
   context.max_any_body_bytes = o.max_body_bytes;
   for (const auto& route : gateway->routes_.routes()) {
     context.max_any_body_bytes = std::max(context.max_any_body_bytes, route->max_body_bytes);
+    // A streamed body without a limit of its own has none at the gateway.
+    if (route->stream_body_field != nullptr && route->max_body_bytes == 0) {
+      context.max_any_body_bytes = std::numeric_limits<uint64_t>::max();
+    }
   }
   context.read_timeout = o.read_timeout;
+  context.stream_chunk_bytes = static_cast<size_t>(o.stream_chunk_bytes);
+  context.stream_idle_timeout = o.stream_idle_timeout;
   context.grpc_deadline = o.grpc_deadline;
   context.readiness_timeout = o.readiness_timeout;
   context.now_seconds = o.now_seconds;

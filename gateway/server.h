@@ -39,6 +39,10 @@ struct GatewayOptions {
   bool dev_mode = false;
   uint64_t max_body_bytes = 1 << 20;
   std::chrono::milliseconds read_timeout{30000};
+  /// A streamed request body is sent upstream in pieces of at most this many bytes.
+  uint64_t stream_chunk_bytes = 256 * 1024;
+  /// How long a streamed request body may go without a byte from the client.
+  std::chrono::milliseconds stream_idle_timeout{30000};
   std::chrono::milliseconds grpc_deadline{5000};
   /// How long /readyz waits for the upstreams' health checks.
   std::chrono::milliseconds readiness_timeout{1000};
@@ -55,6 +59,10 @@ struct GatewayOptions {
   /// accepted version is older is checked with identity.
   std::function<int64_t()> agreement_version;
 };
+
+/// The largest --stream_chunk_bytes: a piece and its field tag must fit gRPC's default 4 MiB
+/// message limit of the receiving service.
+inline constexpr uint64_t kMaxStreamChunkBytes = 4 * 1024 * 1024 - 1024;
 
 /// The HTTP gateway: a listener, io threads, the route table built from the linked service
 /// descriptors, one channel per configured upstream, metrics.

@@ -69,6 +69,21 @@ std::string_view NeutralMessage(grpc::StatusCode code) {
 
 }  // namespace
 
+bool IsUpstreamFailure(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::CANCELLED:
+    case grpc::StatusCode::UNKNOWN:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::UNIMPLEMENTED:
+    case grpc::StatusCode::INTERNAL:
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DATA_LOSS:
+      return true;
+    default:
+      return false;
+  }
+}
+
 int HttpStatusForCode(grpc::StatusCode code) {
   for (const CodeRow& row : kCodeTable) {
     if (row.code == code) return row.http_status;

@@ -27,6 +27,10 @@ int HttpStatusForCode(grpc::StatusCode code);
 /// every other reason follows its code through HttpStatusForCode().
 int HttpStatusFor(grpc::StatusCode code, std::string_view reason);
 
+/// True for codes that say the call failed in transport or on the server's side (counted as
+/// upstream errors), not that the service refused the request.
+bool IsUpstreamFailure(grpc::StatusCode code);
+
 /// An error built by the gateway itself.
 HttpError MakeHttpError(grpc::StatusCode code, std::string_view reason, std::string_view message,
                         const ErrorDetails& details = {});

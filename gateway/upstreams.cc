@@ -52,6 +52,70 @@ void Upstreams::StartCall(int upstream, const std::string& method,
       });
 }
 
+bool Upstreams::StartStream(int upstream, const std::string& method,
+                            std::shared_ptr<UpstreamStream> stream) {
+  UpstreamStream* raw = stream.get();
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return false;
+    streams_.emplace(raw, stream);
+  }
+  // The map's reference is dropped outside the lock: it may be the last one.
+  raw->on_done_ = [this, raw] {
+    std::shared_ptr<UpstreamStream> last;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = streams_.find(raw);
+      if (it == streams_.end()) return;
+      last = std::move(it->second);
+      streams_.erase(it);
+    }
+  };
+  upstreams_[upstream].stub->PrepareBidiStreamingCall(&raw->context_, method, grpc::StubOptions(),
+                                                      raw);
+  raw->AddHold();
+  raw->StartCall();
+  return true;
+}
+
+void UpstreamStream::Write(grpc::ByteBuffer message, bool last) {
+  absl::MutexLock lock(&mu_);
+  if (released_) return;
+  request_ = std::move(message);
+  if (last) {
+    StartWriteLast(&request_, grpc::WriteOptions());
+  } else {
+    StartWrite(&request_);
+  }
+}
+
+void UpstreamStream::WritesDone() {
+  absl::MutexLock lock(&mu_);
+  if (!released_) StartWritesDone();
+}
+
+void UpstreamStream::Read() {
+  absl::MutexLock lock(&mu_);
+  if (!released_) StartRead(&response_);
+}
+
+void UpstreamStream::Release() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (released_) return;
+    released_ = true;
+  }
+  RemoveHold();
+}
+
+void UpstreamStream::OnDone(const grpc::Status& status) {
+  status_ = status;
+  sink_(this, Event::kDone, status.ok());
+  sink_ = nullptr;
+  auto on_done = std::move(on_done_);
+  on_done();
+}
+
 void Upstreams::Finish(UpstreamCall* call) {
   absl::MutexLock lock(&mu_);
   calls_.erase(call);
@@ -59,19 +123,24 @@ void Upstreams::Finish(UpstreamCall* call) {
 
 void Upstreams::CancelAll() {
   std::vector<std::shared_ptr<UpstreamCall>> live;
+  std::vector<std::shared_ptr<UpstreamStream>> streams;
   {
     absl::MutexLock lock(&mu_);
     closed_ = true;
     for (const auto& [raw, call] : calls_) live.push_back(call);
+    for (const auto& [raw, stream] : streams_) streams.push_back(stream);
   }
   for (const auto& call : live) call->context.TryCancel();
   live.clear();
+  // Their owners may never run again (the io threads stop before this), so the holds are
+  // released here; an owner that still runs finds its operations refused.
+  for (const auto& stream : streams) {
+    stream->Cancel();
+    stream->Release();
+  }
+  streams.clear();
   absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(
-      +[](absl::flat_hash_map<UpstreamCall*, std::shared_ptr<UpstreamCall>>* calls) {
-        return calls->empty();
-      },
-      &calls_));
+  mu_.Await(absl::Condition(this, &Upstreams::Idle));
 }
 
 void Upstreams::CheckHealth(std::chrono::milliseconds timeout,
@@ -113,6 +182,8 @@ void Upstreams::CheckHealth(std::chrono::milliseconds timeout,
               });
   }
 }
+
+bool Upstreams::Idle() const { return calls_.empty() && streams_.empty(); }
 
 bool IsServing(const grpc::ByteBuffer& bytes) {
   using google::protobuf::internal::WireFormatLite;

@@ -14,6 +14,7 @@
 #include "grpcpp/client_context.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/client_callback.h"
 
 namespace admissions::gateway {
 
@@ -53,6 +54,68 @@ struct UpstreamCall {
   grpc::ByteBuffer response;
 };
 
+/// One streaming call (client- or server-streaming; on the wire every streaming call is the
+/// same, so the generic stub drives both as bidi). The gateway starts each operation from its
+/// own io thread, one write and one read at most in flight, and learns of their completions
+/// through `Sink`, which runs on a gRPC thread and must only hand the event over (post it).
+///
+/// The call holds a hold (ClientBidiReactor::AddHold) from its start: operations are started
+/// from outside the reactions, so OnDone must not run before the owner says it will start no
+/// more (Release()). Release() is idempotent and thread-safe; once it has run, Write(), Read()
+/// and WritesDone() do nothing, so Upstreams::CancelAll() can release a call whose owner will
+/// never run again (the io threads have stopped).
+class UpstreamStream final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  enum class Event {
+    /// The service sent its initial metadata (`ok`), or ended the call without any (!ok).
+    kInitialMetadata,
+    kWriteDone,
+    /// `ok`: a message is in TakeResponse(); !ok: the service sent no more (the call ends).
+    kReadDone,
+    /// The last event: status() holds the outcome.
+    kDone,
+  };
+  using Sink = std::function<void(const UpstreamStream* stream, Event event, bool ok)>;
+
+  explicit UpstreamStream(Sink sink) : sink_(std::move(sink)) {}
+
+  /// Set the deadline and metadata here before Upstreams::StartStream().
+  grpc::ClientContext& context() { return context_; }
+
+  /// Sends one message; `last` half-closes the call with it. One write at a time.
+  void Write(grpc::ByteBuffer message, bool last);
+  /// Half-closes the call: the service's read sees the end of the stream.
+  void WritesDone();
+  /// Asks for the next message (Event::kReadDone). One read at a time.
+  void Read();
+  /// The message of the last successful read.
+  grpc::ByteBuffer TakeResponse() { return std::move(response_); }
+  /// The owner starts no more operations: lets the call end once its operations complete.
+  void Release();
+  /// Thread-safe: fails the call (the service sees it cancelled); operations complete !ok.
+  void Cancel() { context_.TryCancel(); }
+  /// Valid once Event::kDone has been delivered.
+  const grpc::Status& status() const { return status_; }
+
+ private:
+  friend class Upstreams;
+
+  void OnReadInitialMetadataDone(bool ok) override { sink_(this, Event::kInitialMetadata, ok); }
+  void OnWriteDone(bool ok) override { sink_(this, Event::kWriteDone, ok); }
+  void OnReadDone(bool ok) override { sink_(this, Event::kReadDone, ok); }
+  void OnDone(const grpc::Status& status) override;
+
+  grpc::ClientContext context_;
+  Sink sink_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
+  grpc::Status status_;
+  /// Runs last in OnDone: Upstreams forgets the call (possibly destroying it).
+  std::function<void()> on_done_;
+  absl::Mutex mu_;
+  bool released_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 /// The upstream services: one channel and one generic stub each, and every call in flight so
 /// that shutdown can cancel them.
 class Upstreams {
@@ -75,13 +138,19 @@ class Upstreams {
   void StartCall(int upstream, const std::string& method, std::shared_ptr<UpstreamCall> call,
                  Done done);
 
+  /// Starts a streaming call of `method` on `upstream` with the stream's context (deadline and
+  /// metadata already set). False when shutting down: the call was not started and no event
+  /// will come. Otherwise every event reaches the stream's sink, Event::kDone last.
+  bool StartStream(int upstream, const std::string& method, std::shared_ptr<UpstreamStream> stream);
+
   /// Asks every upstream `grpc.health.v1.Health/Check` (service "") with `timeout`; `done`
   /// gets the names of those that did not answer SERVING (empty when all did), on a gRPC thread
   /// or inline when there are no upstreams.
   void CheckHealth(std::chrono::milliseconds timeout,
                    std::function<void(std::vector<std::string> failed)> done);
 
-  /// Cancels every call in flight, refuses new ones, and waits until every completion has run.
+  /// Cancels every call in flight (releasing streams), refuses new ones, and waits until every
+  /// completion has run.
   void CancelAll();
 
  private:
@@ -92,10 +161,13 @@ class Upstreams {
   };
 
   void Finish(UpstreamCall* call);
+  bool Idle() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::vector<Upstream> upstreams_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   absl::flat_hash_map<UpstreamCall*, std::shared_ptr<UpstreamCall>> calls_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<UpstreamStream*, std::shared_ptr<UpstreamStream>> streams_
+      ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 

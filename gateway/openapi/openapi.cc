@@ -258,6 +258,8 @@ std::string_view ReasonPhrase(int status) {
       return "Accepted";
     case 204:
       return "No Content";
+    case 206:
+      return "Partial Content";
     default:
       return "Success";
   }
@@ -518,6 +520,21 @@ class Generator {
                                    "fields of the same name.")},
                {"content", Obj({{"application/json", Obj({{"schema", MessageSchema(input)}})}})}}));
     } else {
+      if (!rule.stream_body().empty()) {
+        const FieldDescriptor* field = field_named(input, rule.stream_body(), "stream_body");
+        bound.insert(field);
+        Set(&op, "requestBody",
+            Obj({{"required", Bool(false)},
+                 {"description",
+                  Str("The raw bytes, whatever the Content-Type, with a Content-Length or "
+                      "chunked. The gateway streams them to the service in pieces as they "
+                      "arrive, so the size is limited only by the service; it honours "
+                      "`Expect: 100-continue`, and when the service refuses part-way (413 "
+                      "PAYLOAD_TOO_LARGE, say) it answers at once and closes the connection.")},
+                 {"content", Obj({{"application/octet-stream",
+                                   Obj({{"schema", Obj({{"type", Str("string")},
+                                                        {"format", Str("binary")}})}})}})}}));
+      }
       if (!rule.body().empty()) {
         const FieldDescriptor* field = field_named(input, rule.body(), "body");
         bound.insert(field);
@@ -543,7 +560,27 @@ class Generator {
 
     Value responses = Obj();
     Value success = Obj({{"description", Str(ReasonPhrase(status))}});
-    if (status != 204 && !rule.response_body().empty()) {
+    if (rule.stream_response()) {
+      Value binary =
+          Obj({{"application/octet-stream",
+                Obj({{"schema", Obj({{"type", Str("string")}, {"format", Str("binary")}})}})}});
+      Set(&success, "description",
+          Str("The bytes, streamed as the service reads them. The service sets the "
+              "Content-Type, the length (Content-Length, or chunked when unknown) and headers "
+              "such as Content-Disposition and ETag. An error after the head was sent cuts the "
+              "body short and closes the connection."));
+      Set(&success, "content", binary);
+      bool ranged = false;
+      for (const api::v1::HeaderBinding& binding : rule.headers()) {
+        ranged = ranged || binding.header() == "Range";
+      }
+      if (ranged) {
+        Set(&responses, "206",
+            Obj({{"description", Str("Partial Content: the range asked for by Range, with "
+                                     "Content-Range.")},
+                 {"content", binary}}));
+      }
+    } else if (status != 204 && !rule.response_body().empty()) {
       const FieldDescriptor* field = field_named(output, rule.response_body(), "response_body");
       Set(&success, "content",
           Obj({{"text/plain; charset=utf-8", Obj({{"schema", Obj({{"type", Str("string")}})}})}}));

@@ -315,6 +315,41 @@ TEST(BuildRouteTableTest, NoServicesNoRoutes) {
   EXPECT_EQ(table->Match("GET", "/v1/me").kind, Kind::kNotFound);
 }
 
+TEST(BuildRouteTableTest, ReadsStreamRules) {
+  const auto* service = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+      "admissions.materials.v1.Materials");
+  ASSERT_NE(service, nullptr);
+  auto table = BuildRouteTable({{service, 0}}, /*dev_mode=*/false);
+  ASSERT_TRUE(table.ok()) << table.status();
+
+  RouteMatch m = table->Match("PUT", "/v1/exams/e1/materials/r1/files");
+  ASSERT_EQ(m.kind, Kind::kFound);
+  ASSERT_NE(m.route->stream_body_field, nullptr);
+  EXPECT_EQ(m.route->stream_body_field->name(), "chunk");
+  EXPECT_EQ(m.route->raw_body_field, nullptr);
+  EXPECT_FALSE(m.route->body_is_message);
+  EXPECT_FALSE(m.route->stream_response);
+  EXPECT_EQ(m.route->success_status, 201);
+  EXPECT_EQ(m.route->max_body_bytes, 0u);
+  EXPECT_EQ(m.route->deadline, std::chrono::seconds(3600));
+
+  m = table->Match("PATCH", "/v1/exams/e1/materials/uploads/u1");
+  ASSERT_EQ(m.kind, Kind::kFound);
+  ASSERT_NE(m.route->stream_body_field, nullptr);
+  ASSERT_EQ(m.route->header_fields.size(), 2u);
+  EXPECT_EQ(m.route->header_fields[0].header, "Upload-Offset");
+
+  m = table->Match("GET", "/v1/exams/e1/materials/items/i1/content");
+  ASSERT_EQ(m.kind, Kind::kFound);
+  EXPECT_TRUE(m.route->stream_response);
+  EXPECT_EQ(m.route->stream_body_field, nullptr);
+
+  m = table->Match("GET", "/v1/exams/e1/materials");
+  ASSERT_EQ(m.kind, Kind::kFound);
+  EXPECT_FALSE(m.route->stream_response);
+  EXPECT_EQ(m.route->stream_body_field, nullptr);
+}
+
 TEST(BuildRouteTableTest, EveryLinkedServiceBuilds) {
   for (std::string_view name :
        {"admissions.identity.v1.Identity", "admissions.enrollment.v1.Enrollment",
