@@ -27,9 +27,9 @@ ADMISSIONS_SERVICES=(
   "identity         services/identity/identity-service                    identity_addr"
   "enrollment       services/enrollment/enrollment-service                enrollment_addr"
   "payment          services/payment/payment-service                      payment_addr"
+  "materials        services/materials/materials-service                  materials_addr"
 )
 # Not written yet; their gateway flags stay empty until they join the list above:
-#   materials       services/materials/materials-service                  materials_addr
 #   waiting-room    services/waiting_room/waiting-room-service            waiting_room_addr
 #   media-signaling services/media_signaling/media-signaling-service      media_signaling_addr
 
@@ -458,11 +458,13 @@ GATEWAY_UPSTREAM_FLAGS=()
 # (IDENTITY_ADDR=127.0.0.1:PORT) before the first starts: services call each other both
 # ways (enrollment asks payment for the PAYMENT step, payment asks enrollment for the
 # exam), and gRPC channels connect lazily. Needs PG_URI, REDIS_URL, DEV_MODE and the keys
-# in the environment.
+# in the environment. Materials keeps its files in MATERIALS_BLOB_DIR, by default
+# DIR/materials-blobs (so `make run` keeps them under .local/ next to its database).
 start_services() {
   local dir=$1 logdir=$2 line name binary flag port_file port
   local -A ports=()
   GATEWAY_UPSTREAM_FLAGS=()
+  export MATERIALS_BLOB_DIR="${MATERIALS_BLOB_DIR:-$dir/materials-blobs}"
   for line in "${ADMISSIONS_SERVICES[@]}"; do
     read -r name binary flag <<<"$line"
     port=$(free_port) || return 1

@@ -230,8 +230,13 @@ TEST_F(EnrollmentHttpTest, FromLoginToSignedCommitment) {
                           "' AND version = 1 AND signed_at <= now()"),
             1);
 
-  // The journey: everything of enrollment's done; the fee and the materials are
-  // required and nobody can have done them (no payment or materials service yet).
+  // The journey: everything of enrollment's done; the fee is due and the exam asks for a
+  // required material, neither done yet (payment and materials answer their steps).
+  auto material = s.Call("POST", "/v1/admin/exams/" + exam + "/material-requirements",
+                         R"({"kind":"IMAGE","title":"证件照","formats":["jpg"],"minCount":1,)"
+                         R"("maxCount":1,"maxBytes":1000000,"required":true})",
+                         Bearer(op_));
+  ASSERT_EQ(material.status, 201) << material.body;
   steps = Journey(exam, t, &next);
   for (const char* done : {"AGREEMENT", "FACE_VERIFICATION", "NOTICE", "ADMISSION", "COMMITMENT"}) {
     EXPECT_EQ(steps[done], "DONE") << done;
@@ -782,8 +787,7 @@ TEST_F(RosterTest, FiftyThousandLinesInOneRequest) {
   req.set_exam_id(other);
   req.set_csv(csv);
   enrollment::v1::ImportRosterResponse resp;
-  EXPECT_EQ(stub->ImportRoster(&ctx, req, &resp).error_code(),
-            grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(stub->ImportRoster(&ctx, req, &resp).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   std::this_thread::sleep_for(std::chrono::seconds(2));  // Let the server finish its work.
   EXPECT_EQ(RosterRows(other), 0);
 

@@ -227,18 +227,16 @@ Stack::Stack() {
       identity_env, id_log);
   identity_port_ = WaitForPort(dir_ + "/identity.port", *identity_, id_log);
   payment_port_ = PickFreePort();
+  materials_port_ = PickFreePort();
   payment_sandbox_key_ = Base64Encode(RandomBytes(32));
+  materials_blob_dir_ = dir_ + "/materials-blobs";
   StartEnrollment();
   StartPayment();
+  StartMaterials();
 
   std::string gw_log = dir_ + "/gateway.log";
-  gateway_ = std::make_unique<Process>(
-      build + "/gateway/gateway",
-      std::vector<std::string>{"--port=0", "--port_file=" + dir_ + "/gateway.port",
-                               "--identity_addr=127.0.0.1:" + std::to_string(identity_port_),
-                               "--enrollment_addr=127.0.0.1:" + std::to_string(enrollment_port_),
-                               "--payment_addr=127.0.0.1:" + std::to_string(payment_port_)},
-      env_, gw_log);
+  gateway_ = std::make_unique<Process>(build + "/gateway/gateway",
+                                       GatewayArgs(dir_ + "/gateway.port"), env_, gw_log);
   gateway_port_ = WaitForPort(dir_ + "/gateway.port", *gateway_, gw_log);
 }
 
@@ -247,24 +245,30 @@ int Stack::StartGateway() {
   std::string name = "gateway" + std::to_string(extra_gateways_.size() + 2);
   std::string log = dir_ + "/" + name + ".log";
   std::string port_file = dir_ + "/" + name + ".port";
-  extra_gateways_.push_back(std::make_unique<Process>(
-      build + "/gateway/gateway",
-      std::vector<std::string>{"--port=0", "--port_file=" + port_file,
-                               "--identity_addr=127.0.0.1:" + std::to_string(identity_port_),
-                               "--enrollment_addr=127.0.0.1:" + std::to_string(enrollment_port_),
-                               "--payment_addr=127.0.0.1:" + std::to_string(payment_port_)},
-      env_, log));
+  extra_gateways_.push_back(
+      std::make_unique<Process>(build + "/gateway/gateway", GatewayArgs(port_file), env_, log));
   return WaitForPort(port_file, *extra_gateways_.back(), log);
+}
+
+std::vector<std::string> Stack::GatewayArgs(const std::string& port_file) const {
+  return {"--port=0",
+          "--port_file=" + port_file,
+          "--identity_addr=127.0.0.1:" + std::to_string(identity_port_),
+          "--enrollment_addr=127.0.0.1:" + std::to_string(enrollment_port_),
+          "--payment_addr=127.0.0.1:" + std::to_string(payment_port_),
+          "--materials_addr=127.0.0.1:" + std::to_string(materials_port_)};
 }
 
 void Stack::Shutdown() {
   for (auto& g : extra_gateways_) g->Stop();
   extra_gateways_.clear();
   if (gateway_) gateway_->Stop();
+  if (materials_) materials_->Stop();
   if (payment_) payment_->Stop();
   if (enrollment_) enrollment_->Stop();
   if (identity_) identity_->Stop();
   gateway_.reset();
+  materials_.reset();
   payment_.reset();
   enrollment_.reset();
   identity_.reset();
@@ -557,6 +561,7 @@ void Stack::StartEnrollment() {
   std::map<std::string, std::string> env = env_;
   env["IDENTITY_ADDR"] = "127.0.0.1:" + std::to_string(identity_port_);
   env["PAYMENT_ADDR"] = "127.0.0.1:" + std::to_string(payment_port_);
+  env["MATERIALS_ADDR"] = "127.0.0.1:" + std::to_string(materials_port_);
   std::string log = dir_ + "/enrollment.log";
   enrollment_ = std::make_unique<Process>(
       build + "/services/enrollment/enrollment-service",
@@ -591,6 +596,33 @@ void Stack::KillAndRestartPayment() {
   }
   std::remove((dir_ + "/payment.port").c_str());
   StartPayment();
+}
+
+// ---- materials-service (started by the Stack after payment, on materials_port_).
+
+void Stack::StartMaterials() {
+  std::string build = RequireEnv("ADMISSIONS_BUILD_DIR");
+  std::map<std::string, std::string> env = env_;
+  env["ENROLLMENT_ADDR"] = "127.0.0.1:" + std::to_string(enrollment_port_);
+  env["MATERIALS_BLOB_DIR"] = materials_blob_dir_;
+  // Small checkpoints, so that a test killing the service mid-upload finds progress.
+  env["MATERIALS_CHECKPOINT_BYTES"] = "1048576";
+  std::string log = dir_ + "/materials.log";
+  materials_ = std::make_unique<Process>(
+      build + "/services/materials/materials-service",
+      std::vector<std::string>{"--grpc_addr=127.0.0.1:" + std::to_string(materials_port_),
+                               "--port_file=" + dir_ + "/materials.port"},
+      env, log);
+  WaitForPort(dir_ + "/materials.port", *materials_, log);
+}
+
+void Stack::KillAndRestartMaterials() {
+  if (materials_) {
+    kill(materials_->pid(), SIGKILL);
+    materials_->Stop();  // Reaps it.
+  }
+  std::remove((dir_ + "/materials.port").c_str());
+  StartMaterials();
 }
 
 HttpResponse CallExpectingEarlyAnswer(Stack& s, const std::string& method,

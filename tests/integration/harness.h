@@ -49,7 +49,8 @@ struct Via {
                           // a test can have a client address (and per-IP limits) of its own.
 };
 
-/// One private database, identity-service and gateway for a test binary, on free
+/// One private database, identity-, enrollment-, payment- and materials-service and a
+/// gateway for a test binary, on free
 /// ports, with keys of its own. Fails the test run when TEST_PG_ADMIN_URI,
 /// TEST_REDIS_URL or ADMISSIONS_BUILD_DIR is missing: nothing skips.
 class Stack {
@@ -88,6 +89,12 @@ class Stack {
   /// Kills payment-service with SIGKILL (no drain, in-flight calls cut) and starts it
   /// again on the same port.
   void KillAndRestartPayment();
+  /// materials-service's gRPC port (its JourneyStepSource has no HTTP route).
+  int materials_port() const { return materials_port_; }
+  /// The materials blob store's directory (blobs/, tmp/, uploads/ inside).
+  const std::string& materials_blob_dir() const { return materials_blob_dir_; }
+  /// Kills materials-service with SIGKILL and starts it again on the same port.
+  void KillAndRestartMaterials();
   std::string tmp_dir() const { return dir_; }
   /// One SQL statement on the test database; returns the first column of the first row.
   std::string Sql(const std::string& sql);
@@ -118,6 +125,12 @@ class Stack {
   int payment_port_ = 0;
   std::string payment_sandbox_key_;
   std::unique_ptr<Process> payment_;
+  // materials-service, started after payment on a port picked before enrollment starts.
+  void StartMaterials();
+  int materials_port_ = 0;
+  std::string materials_blob_dir_;
+  std::unique_ptr<Process> materials_;
+  std::vector<std::string> GatewayArgs(const std::string& port_file) const;
   std::vector<std::unique_ptr<Process>> extra_gateways_;
 };
 
