@@ -13,7 +13,7 @@ PACKAGES=(
   # libraries
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libpqxx-dev libhiredis-dev libboost-dev libboost-system-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libsodium-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libsodium-dev libssl-dev
   # what `make run`, `make test` and `make bench` start or call
   postgresql redis-server curl nginx-light wrk jq
 )
