@@ -59,9 +59,15 @@ class VerificationPoll : public std::enable_shared_from_this<VerificationPoll> {
         seen_.compare_exchange_strong(unseen, v->status());
         return;
       }
-      if (why == Why::kChanged && v->status() == seen_.load() && absl::Now() < deadline_) {
-        Arm();
-        return;
+      if (why == Why::kChanged && absl::Now() < deadline_) {
+        // A notification can be read before the first read ran (a busy executor, or the
+        // Redis echo of a change made just before the poll began): then this read is the
+        // first look, and only a status other than the one it finds ends the poll.
+        int unseen = 0;
+        if (seen_.compare_exchange_strong(unseen, v->status()) || v->status() == seen_.load()) {
+          Arm();
+          return;
+        }
       }
     }
     if (why == Why::kFirst) logic_->hub()->Cancel(ticket_.load());

@@ -343,7 +343,7 @@ HttpResponse Stack::CallVia(const Via& via, const std::string& method, const std
   http::write(stream, req);
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
-  parser.body_limit(64 * 1024 * 1024);
+  parser.body_limit(512 * 1024 * 1024);
   http::read(stream, buffer, parser);
   auto res = parser.release();
   HttpResponse out;
@@ -641,7 +641,7 @@ HttpResponse CallExpectingEarlyAnswer(Stack& s, const std::string& method,
   http::write(stream, req, ec);  // May break off: the answer came first.
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
-  parser.body_limit(64 * 1024 * 1024);
+  parser.body_limit(512 * 1024 * 1024);
   http::read(stream, buffer, parser, ec);
   HttpResponse out;
   if (!parser.is_header_done()) return out;

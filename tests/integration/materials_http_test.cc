@@ -564,14 +564,15 @@ TEST_F(MaterialsHttpTest, ACutConnectionLeavesNoItemAndNoTempFile) {
   EXPECT_EQ(Items(st), 0);
 }
 
+// The issue's "done when": a cut 200 MB upload resumes and its SHA-256 matches.
 TEST_F(MaterialsHttpTest, AResumableUploadSurvivesACutAndAKill) {
   Setup st = Candidate();
-  std::string req = Requirement(st, "VIDEO", true, 1, 1, 50000000, R"("mp4")");
+  std::string req = Requirement(st, "VIDEO", true, 1, 1, 250000000, R"("mp4")");
   std::string mp4(
       "\0\0\0\x18"
       "ftypisom\0\0\2\0isomiso2",
       24);
-  std::string body = mp4 + BigPng(12 << 20).substr(16);
+  std::string body = mp4 + BigPng(200 << 20).substr(16);
   auto created = s.Call("POST", "/v1/exams/" + st.exam + "/materials/" + req + "/uploads",
                         absl::StrCat(R"({"filename":"面试.mp4","sizeBytes":)", body.size(), "}"),
                         Bearer(st.rc.token));
