@@ -13,7 +13,7 @@
 #include "common/server.h"
 #include "common/token.h"
 #include "grpcpp/create_channel.h"
-#include "materials/clients.h"
+#include "common/enrollment_client.h"
 #include "materials/local_blob_store.h"
 #include "materials/materials_logic.h"
 #include "materials/materials_service.h"
@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
   }
 
   auto channel = grpc::CreateChannel(enrollment_addr, grpc::InsecureChannelCredentials());
-  materials::GrpcEnrollmentClient enrollment(channel, absl::Milliseconds(call_timeout_ms));
+  GrpcEnrollmentClient enrollment(channel, absl::Milliseconds(call_timeout_ms));
   materials::PgMaterialsStore store(pg_uri, static_cast<int>(pool_size));
   materials::MaterialsOptions options;
   options.upload_ttl = absl::Seconds(upload_ttl_s);

@@ -14,7 +14,7 @@
 #include "common/caller.h"
 #include "enrollment/v1/enrollment.pb.h"
 #include "materials/blob_store.h"
-#include "materials/clients.h"
+#include "common/enrollment_client.h"
 #include "materials/materials_store.h"
 #include "materials/v1/materials.pb.h"
 

@@ -13,7 +13,7 @@
 #include "common/server.h"
 #include "common/token.h"
 #include "grpcpp/create_channel.h"
-#include "payment/clients.h"
+#include "common/enrollment_client.h"
 #include "payment/payment_logic.h"
 #include "payment/payment_service.h"
 #include "payment/pg_payment_store.h"
@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
   }
 
   auto channel = grpc::CreateChannel(enrollment_addr, grpc::InsecureChannelCredentials());
-  payment::GrpcEnrollmentClient enrollment(channel, absl::Milliseconds(call_timeout_ms));
+  GrpcEnrollmentClient enrollment(channel, absl::Milliseconds(call_timeout_ms));
   payment::PgPaymentStore store(pg_uri, static_cast<int>(pool_size));
   payment::PaymentPolicy policy;
   policy.notify_max_age = absl::Seconds(notify_max_age_s);

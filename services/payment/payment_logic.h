@@ -9,7 +9,7 @@
 #include "absl/time/time.h"
 #include "common/caller.h"
 #include "enrollment/v1/enrollment.pb.h"
-#include "payment/clients.h"
+#include "common/enrollment_client.h"
 #include "payment/payment_store.h"
 #include "payment/provider.h"
 #include "payment/sandbox_provider.h"

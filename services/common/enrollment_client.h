@@ -9,13 +9,14 @@
 #include "enrollment/v1/enrollment.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
-namespace admissions::materials {
+namespace admissions {
 
-/// What materials asks enrollment.
+/// What a service asks enrollment about an exam on a caller's behalf (payment and
+/// materials both need the exam's settings and the caller's eligibility).
 class EnrollmentClient {
  public:
   virtual ~EnrollmentClient() = default;
-  /// The exam's settings (school, materials window): enrollment's internal GetExam.
+  /// The exam's settings (school, fee, deadlines, windows): enrollment's internal GetExam.
   virtual absl::StatusOr<enrollment::v1::Exam> GetExam(const CallContext& call,
                                                        const std::string& exam_id) = 0;
   /// OK when the caller is on the exam's roster. Enrollment has no internal roster RPC;
@@ -36,4 +37,4 @@ class GrpcEnrollmentClient final : public EnrollmentClient {
   absl::Duration timeout_;
 };
 
-}  // namespace admissions::materials
+}  // namespace admissions

@@ -1,4 +1,4 @@
-#include "payment/clients.h"
+#include "common/enrollment_client.h"
 
 #include <algorithm>
 
@@ -6,7 +6,7 @@
 #include "common/log.h"
 #include "common/status.h"
 
-namespace admissions::payment {
+namespace admissions {
 namespace {
 
 void Prepare(grpc::ClientContext* ctx, const CallContext& call, absl::Duration timeout) {
@@ -69,4 +69,4 @@ absl::Status GrpcEnrollmentClient::CheckEligible(const CallContext& call,
   return absl::OkStatus();
 }
 
-}  // namespace admissions::payment
+}  // namespace admissions
