@@ -28,9 +28,9 @@ ADMISSIONS_SERVICES=(
   "enrollment       services/enrollment/enrollment-service                enrollment_addr"
   "payment          services/payment/payment-service                      payment_addr"
   "materials        services/materials/materials-service                  materials_addr"
+  "waiting-room     services/waiting_room/waiting-room-service            waiting_room_addr"
 )
-# Not written yet; their gateway flags stay empty until they join the list above:
-#   waiting-room    services/waiting_room/waiting-room-service            waiting_room_addr
+# Not written yet; its gateway flag stays empty until it joins the list above:
 #   media-signaling services/media_signaling/media-signaling-service      media_signaling_addr
 
 GATEWAY_BINARY="gateway/gateway"

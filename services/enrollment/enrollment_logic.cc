@@ -542,4 +542,45 @@ absl::StatusOr<v1::Exam> EnrollmentLogic::GetExam(const v1::GetExamRequest& req)
   return ExamMessage(*row);
 }
 
+absl::StatusOr<v1::RosterEntry> EnrollmentLogic::ResolveRosterEntry(
+    const v1::ResolveRosterEntryRequest& req) {
+  RETURN_IF_ERROR(CheckExamId(req.exam_id()));
+  identity::v1::IdType type = identity::v1::RESIDENT_ID;
+  if (!req.id_type().empty() && (!identity::v1::IdType_Parse(req.id_type(), &type) ||
+                                 type == identity::v1::ID_TYPE_UNSPECIFIED)) {
+    return InvalidField("idType",
+                        "idType must be RESIDENT_ID, PASSPORT, HK_MACAO_PERMIT or "
+                        "TAIWAN_PERMIT");
+  }
+  ASSIGN_OR_RETURN(std::string number, identity::NormalizeIdNumber(type, req.id_number()));
+  std::string exam_id = absl::AsciiStrToLower(req.exam_id());
+  ASSIGN_OR_RETURN(auto exam, store_->FindExam(exam_id));
+  if (!exam) return NotFound("no such exam");
+  ASSIGN_OR_RETURN(auto row, store_->FindRosterEntry(exam_id, type,
+                                                     HexEncode(index_.Compute(kIdDomain, number))));
+  if (!row) {
+    return Error(absl::StatusCode::kNotFound, "NOT_ON_ROSTER",
+                 "this ID number is not on the exam's roster", {{"field", "idNumber"}});
+  }
+  v1::RosterEntry e;
+  e.set_name(row->name);
+  e.set_id_type(row->id_type);
+  e.set_id_number_index(row->id_number_index);
+  e.set_id_number_masked(row->id_number_masked);
+  return e;
+}
+
+absl::StatusOr<v1::QuestionBank> EnrollmentLogic::ListQuestionBank(
+    const v1::ListQuestionBankRequest& req) {
+  RETURN_IF_ERROR(CheckExamId(req.exam_id()));
+  ASSIGN_OR_RETURN(auto rows, store_->ListQuestions(absl::AsciiStrToLower(req.exam_id())));
+  v1::QuestionBank bank;
+  for (auto& r : rows) {
+    auto* q = bank.add_questions();
+    q->set_question_id(std::move(r.id));
+    q->set_text(std::move(r.text));
+  }
+  return bank;
+}
+
 }  // namespace admissions::enrollment

@@ -89,6 +89,10 @@ class EnrollmentLogic {
 
   // Internal: the settings other services read.
   absl::StatusOr<v1::Exam> GetExam(const v1::GetExamRequest& req);
+  /// Internal: the roster line of an ID number; NOT_FOUND NOT_ON_ROSTER when none.
+  absl::StatusOr<v1::RosterEntry> ResolveRosterEntry(const v1::ResolveRosterEntryRequest& req);
+  /// Internal: the exam's question bank.
+  absl::StatusOr<v1::QuestionBank> ListQuestionBank(const v1::ListQuestionBankRequest& req);
 
  private:
   absl::StatusOr<CandidateKey> KeyOf(const Caller& caller, const CallContext& call);

@@ -145,4 +145,18 @@ grpc::ServerUnaryReactor* EnrollmentService::GetExam(grpc::CallbackServerContext
                      [this, req, resp] { return Into(logic_->GetExam(*req), resp); });
 }
 
+grpc::ServerUnaryReactor* EnrollmentService::ResolveRosterEntry(
+    grpc::CallbackServerContext* ctx, const v1::ResolveRosterEntryRequest* req,
+    v1::RosterEntry* resp) {
+  return RunBlocking(ctx, executor_,
+                     [this, req, resp] { return Into(logic_->ResolveRosterEntry(*req), resp); });
+}
+
+grpc::ServerUnaryReactor* EnrollmentService::ListQuestionBank(
+    grpc::CallbackServerContext* ctx, const v1::ListQuestionBankRequest* req,
+    v1::QuestionBank* resp) {
+  return RunBlocking(ctx, executor_,
+                     [this, req, resp] { return Into(logic_->ListQuestionBank(*req), resp); });
+}
+
 }  // namespace admissions::enrollment

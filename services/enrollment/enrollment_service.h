@@ -63,6 +63,12 @@ class EnrollmentService final : public v1::Enrollment::CallbackService {
                                        v1::Journey* resp) override;
   grpc::ServerUnaryReactor* GetExam(grpc::CallbackServerContext* ctx, const v1::GetExamRequest* req,
                                     v1::Exam* resp) override;
+  grpc::ServerUnaryReactor* ResolveRosterEntry(grpc::CallbackServerContext* ctx,
+                                               const v1::ResolveRosterEntryRequest* req,
+                                               v1::RosterEntry* resp) override;
+  grpc::ServerUnaryReactor* ListQuestionBank(grpc::CallbackServerContext* ctx,
+                                             const v1::ListQuestionBankRequest* req,
+                                             v1::QuestionBank* resp) override;
 
  private:
   /// Authenticates, then runs `fn(caller, call)` on the executor.

@@ -75,6 +75,10 @@ struct CandidateExamState {
   bool commitment_signed = false;  // The current version.
 };
 
+struct QuestionRow {
+  std::string id, text;
+};
+
 struct NoticeRow {
   int version = 0;
   std::string text;
@@ -113,6 +117,16 @@ class EnrollmentStore {
   virtual absl::StatusOr<std::string> AddQuestion(const std::string& exam_id,
                                                   const std::string& text,
                                                   const std::string& by) = 0;
+  /// The exam's question bank, oldest first. (Not pure: fakes that do not serve the
+  /// waiting room's internal calls need not implement it.)
+  virtual absl::StatusOr<std::vector<QuestionRow>> ListQuestions(const std::string& exam_id) {
+    return absl::UnimplementedError("ListQuestions");
+  }
+  /// The roster line of (exam, ID type, ID-number index); nullopt when there is none.
+  virtual absl::StatusOr<std::optional<RosterRow>> FindRosterEntry(
+      const std::string& exam_id, int id_type, const std::string& id_number_index) {
+    return absl::UnimplementedError("FindRosterEntry");
+  }
 
   virtual absl::StatusOr<NoticeRow> CurrentNotice() = 0;
   virtual absl::StatusOr<int> PublishNotice(const std::string& text, const std::string& by) = 0;

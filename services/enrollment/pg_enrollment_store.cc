@@ -31,6 +31,8 @@ constexpr char kLockExam[] = "lock_exam";
 constexpr char kNextCommitment[] = "next_commitment";
 constexpr char kUpsertRoster[] = "upsert_roster";
 constexpr char kInsertQuestion[] = "insert_question";
+constexpr char kListQuestions[] = "list_questions";
+constexpr char kFindRoster[] = "find_roster";
 constexpr char kCurrentNotice[] = "current_notice";
 constexpr char kInsertNotice[] = "insert_notice";
 constexpr char kCurrentNoticeVersion[] = "current_notice_version";
@@ -84,6 +86,11 @@ std::vector<PgStatement> Statements() {
       {kInsertQuestion,
        "INSERT INTO questions (exam_id, body, created_by) VALUES ($1::uuid, $2, $3) "
        "RETURNING id::text"},
+      {kListQuestions,
+       "SELECT id::text, body FROM questions WHERE exam_id = $1::uuid ORDER BY created_at, id"},
+      {kFindRoster,
+       "SELECT id_type, id_number_index, id_number_masked, name, gender, major, direction "
+       "FROM roster_entries WHERE exam_id = $1::uuid AND id_type = $2 AND id_number_index = $3"},
       {kCurrentNotice,
        "SELECT version, body, (extract(epoch FROM published_at) * 1000000)::int8 FROM notices "
        "ORDER BY version DESC LIMIT 1"},
@@ -342,6 +349,34 @@ absl::StatusOr<std::vector<ExamSummaryRow>> PgEnrollmentStore::ListEligibleExams
                                    r[5].as<bool>()});
     }
     return out;
+  });
+}
+
+absl::StatusOr<std::vector<QuestionRow>> PgEnrollmentStore::ListQuestions(
+    const std::string& exam_id) {
+  return pool_.Read([&](pqxx::transaction_base& tx) -> absl::StatusOr<std::vector<QuestionRow>> {
+    std::vector<QuestionRow> out;
+    for (const auto& r : tx.exec_prepared(kListQuestions, exam_id)) {
+      out.push_back({r[0].as<std::string>(), r[1].as<std::string>()});
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<std::optional<RosterRow>> PgEnrollmentStore::FindRosterEntry(
+    const std::string& exam_id, int id_type, const std::string& id_number_index) {
+  return pool_.Read([&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<RosterRow>> {
+    auto rows = tx.exec_prepared(kFindRoster, exam_id, id_type, id_number_index);
+    if (rows.empty()) return std::optional<RosterRow>();
+    RosterRow row;
+    row.id_type = rows[0][0].as<int>();
+    row.id_number_index = rows[0][1].as<std::string>();
+    row.id_number_masked = rows[0][2].as<std::string>();
+    row.name = rows[0][3].as<std::string>();
+    row.gender = rows[0][4].as<std::string>();
+    row.major = rows[0][5].as<std::string>();
+    row.direction = rows[0][6].as<std::string>();
+    return std::optional<RosterRow>(std::move(row));
   });
 }
 

@@ -31,6 +31,9 @@ class PgEnrollmentStore : public EnrollmentStore {
   absl::StatusOr<bool> MarkNoticeRead(const std::string& account_id, int version) override;
   absl::StatusOr<bool> HasReadCurrentNotice(const std::string& account_id) override;
   absl::StatusOr<std::vector<ExamSummaryRow>> ListEligibleExams(const CandidateKey& key) override;
+  absl::StatusOr<std::vector<QuestionRow>> ListQuestions(const std::string& exam_id) override;
+  absl::StatusOr<std::optional<RosterRow>> FindRosterEntry(
+      const std::string& exam_id, int id_type, const std::string& id_number_index) override;
   absl::StatusOr<std::optional<CandidateExamState>> CandidateState(
       const std::string& exam_id, const CandidateKey& key) override;
   absl::Status ConfirmAdmission(const std::string& exam_id, const std::string& account_id) override;

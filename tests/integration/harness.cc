@@ -228,11 +228,13 @@ Stack::Stack() {
   identity_port_ = WaitForPort(dir_ + "/identity.port", *identity_, id_log);
   payment_port_ = PickFreePort();
   materials_port_ = PickFreePort();
+  waiting_room_port_ = PickFreePort();
   payment_sandbox_key_ = Base64Encode(RandomBytes(32));
   materials_blob_dir_ = dir_ + "/materials-blobs";
   StartEnrollment();
   StartPayment();
   StartMaterials();
+  StartWaitingRoom();
 
   std::string gw_log = dir_ + "/gateway.log";
   gateway_ = std::make_unique<Process>(build + "/gateway/gateway",
@@ -256,18 +258,21 @@ std::vector<std::string> Stack::GatewayArgs(const std::string& port_file) const 
           "--identity_addr=127.0.0.1:" + std::to_string(identity_port_),
           "--enrollment_addr=127.0.0.1:" + std::to_string(enrollment_port_),
           "--payment_addr=127.0.0.1:" + std::to_string(payment_port_),
-          "--materials_addr=127.0.0.1:" + std::to_string(materials_port_)};
+          "--materials_addr=127.0.0.1:" + std::to_string(materials_port_),
+          "--waiting_room_addr=127.0.0.1:" + std::to_string(waiting_room_port_)};
 }
 
 void Stack::Shutdown() {
   for (auto& g : extra_gateways_) g->Stop();
   extra_gateways_.clear();
   if (gateway_) gateway_->Stop();
+  if (waiting_room_) waiting_room_->Stop();
   if (materials_) materials_->Stop();
   if (payment_) payment_->Stop();
   if (enrollment_) enrollment_->Stop();
   if (identity_) identity_->Stop();
   gateway_.reset();
+  waiting_room_.reset();
   materials_.reset();
   payment_.reset();
   enrollment_.reset();
@@ -305,6 +310,11 @@ void Stack::RedisDeleteMatching(const std::string& pattern) {
   auto keys = pool.Command({"KEYS", pattern});
   ASSERT_TRUE(keys.ok()) << keys.status();
   for (const auto& k : keys->elements) ASSERT_TRUE(pool.Command({"DEL", k.str}).ok());
+}
+
+void Stack::RedisFlushAll() {
+  RedisPool pool(RedisAddress::Parse(redis_url_).value(), 1);
+  ASSERT_TRUE(pool.Command({"FLUSHALL"}).ok());
 }
 
 void Stack::RedisPublish(const std::string& channel, const std::string& message) {
@@ -562,6 +572,7 @@ void Stack::StartEnrollment() {
   env["IDENTITY_ADDR"] = "127.0.0.1:" + std::to_string(identity_port_);
   env["PAYMENT_ADDR"] = "127.0.0.1:" + std::to_string(payment_port_);
   env["MATERIALS_ADDR"] = "127.0.0.1:" + std::to_string(materials_port_);
+  env["WAITING_ROOM_ADDR"] = "127.0.0.1:" + std::to_string(waiting_room_port_);
   std::string log = dir_ + "/enrollment.log";
   enrollment_ = std::make_unique<Process>(
       build + "/services/enrollment/enrollment-service",
@@ -623,6 +634,35 @@ void Stack::KillAndRestartMaterials() {
   }
   std::remove((dir_ + "/materials.port").c_str());
   StartMaterials();
+}
+
+// ---- waiting-room-service (started by the Stack after materials, on waiting_room_port_).
+
+void Stack::StartWaitingRoom() {
+  std::string build = RequireEnv("ADMISSIONS_BUILD_DIR");
+  std::map<std::string, std::string> env = env_;
+  env["IDENTITY_ADDR"] = "127.0.0.1:" + std::to_string(identity_port_);
+  env["ENROLLMENT_ADDR"] = "127.0.0.1:" + std::to_string(enrollment_port_);
+  env["MATERIALS_ADDR"] = "127.0.0.1:" + std::to_string(materials_port_);
+  // Short presence, so that a test sees a dropped candidate go offline within seconds.
+  env["WAITING_ROOM_PRESENCE_TTL_SECONDS"] = "4";
+  env["WAITING_ROOM_PRESENCE_SWEEP_MS"] = "500";
+  std::string log = dir_ + "/waiting-room.log";
+  waiting_room_ = std::make_unique<Process>(
+      build + "/services/waiting_room/waiting-room-service",
+      std::vector<std::string>{"--grpc_addr=127.0.0.1:" + std::to_string(waiting_room_port_),
+                               "--port_file=" + dir_ + "/waiting-room.port"},
+      env, log);
+  WaitForPort(dir_ + "/waiting-room.port", *waiting_room_, log);
+}
+
+void Stack::KillAndRestartWaitingRoom() {
+  if (waiting_room_) {
+    kill(waiting_room_->pid(), SIGKILL);
+    waiting_room_->Stop();  // Reaps it.
+  }
+  std::remove((dir_ + "/waiting-room.port").c_str());
+  StartWaitingRoom();
 }
 
 HttpResponse CallExpectingEarlyAnswer(Stack& s, const std::string& method,

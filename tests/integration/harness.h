@@ -49,8 +49,8 @@ struct Via {
                           // a test can have a client address (and per-IP limits) of its own.
 };
 
-/// One private database, identity-, enrollment-, payment- and materials-service and a
-/// gateway for a test binary, on free
+/// One private database, identity-, enrollment-, payment-, materials- and
+/// waiting-room-service and a gateway for a test binary, on free
 /// ports, with keys of its own. Fails the test run when TEST_PG_ADMIN_URI,
 /// TEST_REDIS_URL or ADMISSIONS_BUILD_DIR is missing: nothing skips.
 class Stack {
@@ -95,11 +95,18 @@ class Stack {
   const std::string& materials_blob_dir() const { return materials_blob_dir_; }
   /// Kills materials-service with SIGKILL and starts it again on the same port.
   void KillAndRestartMaterials();
+  /// waiting-room-service's gRPC port (its Subscribe, AuthorizeSubscription, TouchPresence
+  /// and JourneyStepSource have no HTTP route).
+  int waiting_room_port() const { return waiting_room_port_; }
+  /// Kills waiting-room-service with SIGKILL and starts it again on the same port.
+  void KillAndRestartWaitingRoom();
   std::string tmp_dir() const { return dir_; }
   /// One SQL statement on the test database; returns the first column of the first row.
   std::string Sql(const std::string& sql);
   /// Deletes the Redis keys matching `pattern` (KEYS: test data only).
   void RedisDeleteMatching(const std::string& pattern);
+  /// FLUSHALL on the stack's Redis (a failover that lost everything).
+  void RedisFlushAll();
   /// PUBLISH on the stack's Redis (as another service instance would).
   void RedisPublish(const std::string& channel, const std::string& message);
 
@@ -130,6 +137,10 @@ class Stack {
   int materials_port_ = 0;
   std::string materials_blob_dir_;
   std::unique_ptr<Process> materials_;
+  // waiting-room-service, started after materials on a port picked before enrollment starts.
+  void StartWaitingRoom();
+  int waiting_room_port_ = 0;
+  std::unique_ptr<Process> waiting_room_;
   std::vector<std::string> GatewayArgs(const std::string& port_file) const;
   std::vector<std::unique_ptr<Process>> extra_gateways_;
 };
