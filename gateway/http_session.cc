@@ -9,9 +9,11 @@
 #include "absl/strings/str_join.h"
 #include "boost/asio/dispatch.hpp"
 #include "boost/asio/post.hpp"
+#include "boost/beast/websocket.hpp"
 #include "common/crypto.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "gateway/access.h"
 #include "gateway/strings.h"
 #include "gateway/transcoder.h"
 #include "identity/v1/identity.pb.h"
@@ -22,6 +24,7 @@ namespace {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
 
 constexpr std::string_view kHealthz = "/healthz";
@@ -30,10 +33,6 @@ constexpr std::string_view kMetricsPath = "/metrics";
 constexpr std::string_view kLive = "/v1/live";
 constexpr std::string_view kUnmatched = "unmatched";
 constexpr size_t kMaxRequestIdLength = 128;
-constexpr char kGateStateMethod[] = "/admissions.identity.v1.Identity/GetGateState";
-constexpr std::string_view kCandidateRole = "CANDIDATE";
-constexpr std::string_view kReasonAgreementRequired = "AGREEMENT_REQUIRED";
-constexpr std::string_view kReasonVerificationRequired = "VERIFICATION_REQUIRED";
 constexpr size_t kMaxLingerBytes = 8 << 20;
 constexpr auto kLingerTime = std::chrono::seconds(1);
 
@@ -58,32 +57,6 @@ bool IsPrintableAscii(std::string_view s) {
 
 bool IsJsonContentType(std::string_view value) {
   return EqualsIgnoreCase(StripWhitespace(value.substr(0, value.find(';'))), "application/json");
-}
-
-// The token of "Bearer <token>", empty when the header has another form.
-std::string_view BearerToken(std::string_view header) {
-  header = StripWhitespace(header);
-  size_t space = header.find(' ');
-  if (space == std::string_view::npos) return {};
-  if (!EqualsIgnoreCase(header.substr(0, space), "bearer")) return {};
-  return StripWhitespace(header.substr(space + 1));
-}
-
-HttpError Unauthenticated(std::string_view message) {
-  return MakeHttpError(grpc::StatusCode::UNAUTHENTICATED, reason::kUnauthenticated, message);
-}
-
-bool IsCandidateOnly(const api::v1::TokenClaims& claims) {
-  return claims.roles_size() == 1 && claims.roles(0) == kCandidateRole;
-}
-
-HttpError GateError(bool agreement) {
-  if (agreement) {
-    return MakeHttpError(grpc::StatusCode::PERMISSION_DENIED, kReasonAgreementRequired,
-                         "accept the current user agreement first");
-  }
-  return MakeHttpError(grpc::StatusCode::PERMISSION_DENIED, kReasonVerificationRequired,
-                       "pass the real-person verification first");
 }
 
 HttpError InvalidArgument(std::string_view message) {
@@ -363,9 +336,14 @@ void HttpSession::Handle() {
   if (path == kLive) {
     exchange_.series = context_->series.live;
     exchange_.route_label = kLive;
-    SetErrorResponse(MakeHttpError(grpc::StatusCode::UNIMPLEMENTED, "UNIMPLEMENTED",
-                                   "the live channel is not available yet"));
-    Send();
+    if (method != "GET") {
+      SetErrorResponse(MakeHttpError(grpc::StatusCode::UNIMPLEMENTED, kReasonMethodNotAllowed,
+                                     "method not allowed"));
+      response_.set(http::field::allow, "GET");
+      Send();
+      return;
+    }
+    HandleLive(query);
     return;
   }
 
@@ -414,6 +392,48 @@ void HttpSession::HandleReady() {
       });
 }
 
+void HttpSession::HandleLive(std::string_view query) {
+  const Request& request = parser_->get();
+  if (!websocket::is_upgrade(request)) {
+    HttpError error = MakeHttpError(
+        grpc::StatusCode::FAILED_PRECONDITION, "UPGRADE_REQUIRED",
+        "GET /v1/live is a WebSocket: send Connection: Upgrade and Upgrade: websocket");
+    error.status = 426;
+    SetErrorResponse(error);
+    response_.set(http::field::upgrade, "websocket");
+    response_.set(http::field::connection, "Upgrade");
+    Send();
+    return;
+  }
+  if (context_->live_hub == nullptr || draining_) {
+    SetErrorResponse(MakeHttpError(
+        grpc::StatusCode::UNAVAILABLE, "UNAVAILABLE",
+        draining_ ? "the gateway is shutting down" : "the live channel is not configured here"));
+    close_after_response_ = true;
+    Send();
+    return;
+  }
+  std::string token;
+  auto params = ParseQuery(query);
+  if (!params.ok()) {
+    SetErrorResponse(HttpErrorFromStatus(params.status()));
+    Send();
+    return;
+  }
+  for (const QueryParam& param : *params) {
+    if (param.name == "access_token") token = param.value;
+  }
+  // The token is checked after the upgrade: a browser cannot read a refused handshake's
+  // status, but it can read an error message and the close code.
+  exchange_.status = 101;
+  FinishExchange();
+  stream_.expires_never();
+  closed_ = true;
+  auto live = std::make_shared<LiveSession>(stream_.release_socket(), context_, peer_,
+                                            exchange_.request_id);
+  live->Start(parser_->release(), std::move(token));
+}
+
 void HttpSession::HandleRoute(RouteMatch match, std::string_view query) {
   const Route& route = *match.route;
   const Request& request = parser_->get();
@@ -436,15 +456,10 @@ void HttpSession::HandleRoute(RouteMatch match, std::string_view query) {
       Send();
       return;
     }
-    int64_t now = context_->now_seconds();
-    auto claims = context_->verifier->Verify(token, now);
+    auto claims = VerifyAccessToken(*context_->verifier, *context_->revocations, token,
+                                    context_->now_seconds());
     if (!claims.ok()) {
       SetErrorResponse(Unauthenticated(ToStd(claims.status().message())));
-      Send();
-      return;
-    }
-    if (context_->revocations->IsRevoked(claims->sid(), now)) {
-      SetErrorResponse(Unauthenticated("the session of this access token has ended"));
       Send();
       return;
     }
@@ -454,15 +469,12 @@ void HttpSession::HandleRoute(RouteMatch match, std::string_view query) {
     exchange_.authorization = std::string(authorization);
   }
 
-  if (exchange_.claims && IsCandidateOnly(*exchange_.claims)) {
-    // A token issued before the current agreement version was published (or
-    // before the candidate accepted) is checked with identity.
-    bool agreement =
-        route.requires_agreement &&
-        (exchange_.claims->agr() <= 0 || exchange_.claims->agr() < context_->agreement_version());
-    bool face = route.requires_face_verification && !exchange_.claims->fv();
-    if (agreement || face) {
-      CheckGates(agreement, face);
+  if (exchange_.claims) {
+    GatesToCheck gates =
+        GatesNotShownPassed(*exchange_.claims, route.requires_agreement,
+                            route.requires_face_verification, context_->agreement_version());
+    if (gates.any()) {
+      CheckGates(gates.agreement, gates.face_verification);
       return;
     }
   }

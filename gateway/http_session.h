@@ -16,6 +16,8 @@
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
 #include "common/token.h"
+#include "gateway/live_hub.h"
+#include "gateway/live_session.h"
 #include "gateway/metrics.h"
 #include "gateway/route_table.h"
 #include "gateway/status_map.h"
@@ -88,6 +90,11 @@ struct SessionContext {
   std::function<int64_t()> now_seconds;
   /// The current user-agreement version, 0 when unknown.
   std::function<int64_t()> agreement_version;
+  /// The live channel (/v1/live); null when waiting-room is not configured.
+  LiveHub* live_hub = nullptr;
+  LiveTracker* live_tracker = nullptr;
+  int waiting_room_upstream = -1;
+  LiveOptions live;
 };
 
 /// One HTTP/1.1 connection: reads a request at a time (keep-alive, pipelining in order),
@@ -196,6 +203,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void BeginExchange(bool have_header);
   void Handle();
   void HandleReady();
+  /// GET /v1/live: hands the connection to a LiveSession (WebSocket), or explains why not.
+  void HandleLive(std::string_view query);
   /// Authenticates, then checks the candidate gates, then calls.
   void HandleRoute(RouteMatch match, std::string_view query);
   /// Asks identity (GetGateState) whether the caller has passed the gates that the token's

@@ -51,6 +51,30 @@ int main(int argc, char** argv) {
                                 "deadline of every upstream call");
   int64_t grace = config.Int("shutdown_grace_ms", "GATEWAY_SHUTDOWN_GRACE_MS", 5000,
                              "on SIGTERM, how long requests in progress may take to finish");
+  int64_t live_auth = config.Int("live_auth_timeout_ms", "GATEWAY_LIVE_AUTH_TIMEOUT_MS", 5000,
+                                 "/v1/live without ?access_token: the auth message within this");
+  int64_t live_idle = config.Int("live_idle_timeout_ms", "GATEWAY_LIVE_IDLE_TIMEOUT_MS", 60000,
+                                 "/v1/live: a peer silent this long is dropped (pinged at half)");
+  int64_t live_presence =
+      config.Int("live_presence_interval_ms", "GATEWAY_LIVE_PRESENCE_INTERVAL_MS", 20000,
+                 "/v1/live: TouchPresence(online) repeated this often per subscribed room");
+  int64_t live_close = config.Int("live_close_timeout_ms", "GATEWAY_LIVE_CLOSE_TIMEOUT_MS", 5000,
+                                  "/v1/live: a close handshake may take this long");
+  int64_t live_message = config.Int("live_max_message_bytes", "GATEWAY_LIVE_MAX_MESSAGE_BYTES",
+                                    64 * 1024, "/v1/live: largest client message (else 1009)");
+  int64_t live_queue_messages =
+      config.Int("live_max_queued_messages", "GATEWAY_LIVE_MAX_QUEUED_MESSAGES", 1024,
+                 "/v1/live: outgoing messages queued per connection before it is cut off");
+  int64_t live_queue_bytes =
+      config.Int("live_max_queued_bytes", "GATEWAY_LIVE_MAX_QUEUED_BYTES", 1 << 20,
+                 "/v1/live: outgoing bytes queued per connection before it is cut off");
+  int64_t live_rooms = config.Int("live_max_rooms", "GATEWAY_LIVE_MAX_ROOMS", 8,
+                                  "/v1/live: rooms one connection may subscribe to");
+  int64_t live_ring = config.Int("live_ring_events", "GATEWAY_LIVE_RING_EVENTS", 1024,
+                                 "/v1/live: recent events kept per room for quick resumes");
+  int64_t live_linger =
+      config.Int("live_hub_linger_ms", "GATEWAY_LIVE_HUB_LINGER_MS", 5000,
+                 "/v1/live: a room's stream outlives its last subscriber by this");
   for (const auto& service : admissions::gateway::kServices) {
     options.upstream_addresses[std::string(service.name)] =
         config.String(std::string(service.flag), std::string(service.env), "",
@@ -68,6 +92,21 @@ int main(int argc, char** argv) {
   if (max_body <= 0 || read_timeout <= 0 || deadline <= 0 || grace < 0 || chunk <= 0 || idle <= 0) {
     return Fail("bad_configuration", "sizes and times must be positive");
   }
+  if (live_auth <= 0 || live_idle <= 0 || live_presence <= 0 || live_close <= 0 ||
+      live_message <= 0 || live_queue_messages <= 0 || live_queue_bytes <= 0 || live_rooms <= 0 ||
+      live_ring <= 0 || live_linger < 0) {
+    return Fail("bad_configuration", "live_* settings must be positive");
+  }
+  options.live.auth_timeout = std::chrono::milliseconds(live_auth);
+  options.live.idle_timeout = std::chrono::milliseconds(live_idle);
+  options.live.presence_interval = std::chrono::milliseconds(live_presence);
+  options.live.close_timeout = std::chrono::milliseconds(live_close);
+  options.live.max_message_bytes = static_cast<size_t>(live_message);
+  options.live.max_queued_messages = static_cast<size_t>(live_queue_messages);
+  options.live.max_queued_bytes = static_cast<size_t>(live_queue_bytes);
+  options.live.max_rooms = static_cast<size_t>(live_rooms);
+  options.live_hub.ring_events = static_cast<size_t>(live_ring);
+  options.live_hub.linger = std::chrono::milliseconds(live_linger);
   if (public_keys.empty()) return Fail("bad_configuration", "--token_public_keys is required");
   options.port = static_cast<uint16_t>(port);
   options.max_body_bytes = static_cast<uint64_t>(max_body);

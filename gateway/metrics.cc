@@ -147,6 +147,28 @@ std::string Metrics::Render() const {
     absl::StrAppend(&out, "gateway_upstream_errors_total{service=\"", EscapeLabel(services_[i]),
                     "\"} ", upstream_errors_[i].load(std::memory_order_relaxed), "\n");
   }
+  auto load = [](const auto& value) { return value.load(std::memory_order_relaxed); };
+  out += "# HELP gateway_live_connections Open live-channel WebSocket connections.\n";
+  out += "# TYPE gateway_live_connections gauge\n";
+  absl::StrAppend(&out, "gateway_live_connections ", load(live_connections_), "\n");
+  out += "# HELP gateway_live_messages_out_total Messages written to live-channel clients.\n";
+  out += "# TYPE gateway_live_messages_out_total counter\n";
+  absl::StrAppend(&out, "gateway_live_messages_out_total ", load(live_messages_out_), "\n");
+  out +=
+      "# HELP gateway_live_slow_consumer_closes_total Live connections closed because their "
+      "outgoing queue overflowed.\n";
+  out += "# TYPE gateway_live_slow_consumer_closes_total counter\n";
+  absl::StrAppend(&out, "gateway_live_slow_consumer_closes_total ", load(live_slow_consumers_),
+                  "\n");
+  out +=
+      "# HELP gateway_live_upstream_streams Room event streams open to the waiting-room "
+      "service.\n";
+  out += "# TYPE gateway_live_upstream_streams gauge\n";
+  absl::StrAppend(&out, "gateway_live_upstream_streams ", load(live_upstream_streams_), "\n");
+  out += "# HELP gateway_live_upstream_restarts_total Room event streams restarted after ending.\n";
+  out += "# TYPE gateway_live_upstream_restarts_total counter\n";
+  absl::StrAppend(&out, "gateway_live_upstream_restarts_total ", load(live_upstream_restarts_),
+                  "\n");
   return out;
 }
 

@@ -43,6 +43,14 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
   if (options.stream_idle_timeout.count() <= 0) {
     return absl::InvalidArgumentError("stream_idle_timeout_ms must be positive");
   }
+  const LiveOptions& live = options.live;
+  if (live.auth_timeout.count() <= 0 || live.idle_timeout.count() <= 0 ||
+      live.presence_interval.count() <= 0 || live.close_timeout.count() <= 0 ||
+      live.max_message_bytes == 0 || live.max_queued_messages == 0 || live.max_queued_bytes == 0 ||
+      live.max_rooms == 0 || live.page_size <= 0 || options.live_hub.ring_events == 0 ||
+      options.live_hub.linger.count() < 0) {
+    return absl::InvalidArgumentError("live_* settings must be positive");
+  }
   if (options.threads <= 0) {
     options.threads = std::max(1u, std::thread::hardware_concurrency());
   }
@@ -53,6 +61,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
   std::vector<UpstreamConfig> configs;
   std::vector<ServiceBinding> bindings;
   int identity_upstream = -1;
+  int waiting_room_upstream = -1;
   for (const ServiceInfo& info : kServices) {
     auto it = options.upstream_addresses.find(std::string(info.name));
     if (it == options.upstream_addresses.end() || it->second.empty()) continue;
@@ -63,6 +72,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
           absl::StrCat("service ", std::string(info.full_name), " is not linked into the gateway"));
     }
     if (info.name == "identity") identity_upstream = static_cast<int>(configs.size());
+    if (info.name == "waiting_room") waiting_room_upstream = static_cast<int>(configs.size());
     bindings.push_back({service, static_cast<int>(configs.size())});
     configs.push_back({std::string(info.name), it->second});
   }
@@ -102,6 +112,17 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
   context.grpc_deadline = o.grpc_deadline;
   context.readiness_timeout = o.readiness_timeout;
   context.now_seconds = o.now_seconds;
+  context.live_tracker = &gateway->live_tracker_;
+  context.live = o.live;
+  context.waiting_room_upstream = waiting_room_upstream;
+  if (waiting_room_upstream >= 0) {
+    LiveHubOptions hub_options = o.live_hub;
+    hub_options.upstream = waiting_room_upstream;
+    gateway->live_hub_ =
+        std::make_unique<LiveHub>(gateway->upstreams_.get(), gateway->metrics_.get(),
+                                  gateway->ios_[0]->get_executor(), hub_options);
+    context.live_hub = gateway->live_hub_.get();
+  }
   context.agreement_version = o.agreement_version
                                   ? o.agreement_version
                                   : std::function<int64_t()>([] { return int64_t{0}; });
@@ -188,15 +209,18 @@ void Gateway::OnShutdown() {
   }
   if (prune_timer_) prune_timer_->cancel();
   tracker_.DrainAll();
+  // Live clients reconnect elsewhere with their last event id (close code 1001).
+  live_tracker_.CloseAll();
   drain_deadline_ = std::chrono::steady_clock::now() + options_.shutdown_grace;
   drain_timer_.emplace(*ios_[0]);
   PollDrained();
 }
 
 void Gateway::PollDrained() {
-  bool drained = tracker_.size() == 0;
+  bool drained = tracker_.size() == 0 && live_tracker_.size() == 0;
   if (drained || std::chrono::steady_clock::now() >= drain_deadline_) {
     Log(LogLevel::kInfo, "stopped", {{"drained", drained ? "true" : "false"}});
+    if (live_hub_) live_hub_->Stop();
     for (auto& guard : guards_) guard.reset();
     for (auto& io : ios_) io->stop();
     return;

@@ -58,6 +58,10 @@ struct GatewayOptions {
   /// The current user-agreement version (0 when unknown): a candidate token whose
   /// accepted version is older is checked with identity.
   std::function<int64_t()> agreement_version;
+  /// The live channel (GET /v1/live), served when waiting_room has an address.
+  LiveOptions live;
+  /// Recent events kept per room, linger and restart back-off of its upstream stream.
+  LiveHubOptions live_hub;
 };
 
 /// The largest --stream_chunk_bytes: a piece and its field tag must fit gRPC's default 4 MiB
@@ -94,6 +98,9 @@ class Gateway {
 
   const RouteTable& routes() const { return routes_; }
   const Metrics& metrics() const { return *metrics_; }
+  /// Null when waiting_room is not configured.
+  const LiveHub* live_hub() const { return live_hub_.get(); }
+  size_t live_connections() const { return live_tracker_.size(); }
 
  private:
   Gateway(GatewayOptions options, TokenVerifier verifier, RevocationList* revocations);
@@ -109,6 +116,7 @@ class Gateway {
   std::unique_ptr<Upstreams> upstreams_;
   std::unique_ptr<Metrics> metrics_;
   SessionTracker tracker_;
+  LiveTracker live_tracker_;
   SessionContext context_;
 
   // Destroyed before everything above: pending handlers hold sessions that use them.
@@ -123,6 +131,9 @@ class Gateway {
   std::optional<boost::asio::steady_timer> prune_timer_;
   std::chrono::steady_clock::time_point drain_deadline_;
   std::vector<std::thread> threads_;
+  // Before the io contexts go: its timers belong to ios_[0]. Its streams are all done by
+  // then (~Gateway cancels every upstream call first).
+  std::unique_ptr<LiveHub> live_hub_;
   uint16_t port_ = 0;
   absl::Mutex mu_;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;

@@ -605,10 +605,13 @@ TEST_F(GatewayServerTest, HugeHeaderIs431) {
   EXPECT_EQ(client.Read().result_int(), 431);
 }
 
-TEST_F(GatewayServerTest, LiveChannelIsNotImplementedYet) {
+// The live channel itself is tested in gateway_live_test.cc, with a waiting-room service.
+TEST_F(GatewayServerTest, LiveChannelNeedsTheWaitingRoomServiceAndAnUpgrade) {
   Response r =
       Fetch(http::verb::get, "/v1/live", "", {{"Connection", "Upgrade"}, {"Upgrade", "websocket"}});
-  EXPECT_EQ(r.result_int(), 501);
+  EXPECT_EQ(r.result_int(), 503);
+  EXPECT_EQ(Fetch(http::verb::get, "/v1/live").result_int(), 426);
+  EXPECT_EQ(Fetch(http::verb::post, "/v1/live").result_int(), 405);
 }
 
 TEST_F(GatewayServerTest, MetricsCountRequests) {
