@@ -109,6 +109,26 @@ api() {
   printf '%s' "$out"
 }
 
+# authed METHOD PATH TOKEN [JSON]: like api, with a bearer token.
+authed() {
+  local method=$1 path=$2 token=$3 data=${4:-} out code
+  local args=(-sS -X "$method" --max-time 60 -w '\n%{http_code}' -H "Authorization: Bearer $token")
+  [[ -z "$data" ]] || args+=(-H 'Content-Type: application/json' --data-binary "$data")
+  out=$(curl "${args[@]}" "$GATEWAY_URL$path") || die "$method $path: no answer"
+  code=${out##*$'\n'}
+  out=${out%$'\n'*}
+  [[ "$code" =~ ^2 ]] || die "$method $path answered $code: $out"
+  printf '%s' "$out"
+}
+
+# ts UNIX_SECONDS: RFC 3339 in UTC, as the API takes times.
+ts() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+
+# operator_token: the development operator's access token.
+operator_token() {
+  api POST /v1/sessions '{"login":"operator","password":"operator-dev-pass"}' | jq -r .accessToken
+}
+
 # register_and_login: a candidate through the dev SMS outbox; sets PHONE, PASSWORD
 # and TOKEN.
 register_and_login() {
@@ -184,3 +204,18 @@ measure() {
   BAD[$name]=$((${non2xx:-0} + ${sockerr:-0}))
 }
 
+# pid_of NAME BINARY: the pid start_process recorded for NAME (checked to run BINARY),
+# else the process running BINARY.
+pid_of() {
+  local name=$1 binary=$2 i pid
+  for ((i = 0; i < ${#PROC_NAMES[@]}; i++)); do
+    [[ "${PROC_NAMES[$i]}" == "$name" ]] || continue
+    pid=${PROC_PIDS[$i]}
+    if [[ "$(readlink -f "/proc/$pid/exe" 2>/dev/null)" == "$(readlink -f "$binary")" ]]; then
+      echo "$pid"
+      return 0
+    fi
+  done
+  pid=$(pgrep -f -o "^$binary( |\$)") || return 1
+  echo "$pid"
+}

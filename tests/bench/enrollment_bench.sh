@@ -21,23 +21,10 @@ LINES=${BENCH_ROSTER_LINES:-50000}
 
 register_and_login
 
-# authed METHOD PATH TOKEN [JSON]: like api, with a bearer token.
-authed() {
-  local method=$1 path=$2 token=$3 data=${4:-} out code
-  local args=(-sS -X "$method" --max-time 60 -w '\n%{http_code}' -H "Authorization: Bearer $token")
-  [[ -z "$data" ]] || args+=(-H 'Content-Type: application/json' --data-binary "$data")
-  out=$(curl "${args[@]}" "$GATEWAY_URL$path") || die "$method $path: no answer"
-  code=${out##*$'\n'}
-  out=${out%$'\n'*}
-  [[ "$code" =~ ^2 ]] || die "$method $path answered $code: $out"
-  printf '%s' "$out"
-}
-
 OP=$(api POST /v1/sessions '{"login":"operator","password":"operator-dev-pass"}' | jq -r .accessToken)
 SCHOOL=$(authed POST /v1/admin/schools "$OP" '{"code":"BENCH","name":"Bench University"}' |
   jq -r .schoolId)
 now=$(date -u +%s)
-ts() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 EXAM=$(authed POST /v1/admin/exams "$OP" "$(jq -nc --arg s "$SCHOOL" \
   --arg pay "$(ts $((now + 86400 * 30)))" --arg o "$(ts "$now")" --arg c "$(ts $((now + 86400 * 14)))" \
   '{schoolId: $s, title: "bench", feeCents: 10000, payDeadline: $pay, mode: "DUAL_CAMERA",

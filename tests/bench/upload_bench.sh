@@ -39,18 +39,6 @@ MAX_BYTES=$(((LARGE_MIB + 50) * 1024 * 1024))
 
 register_and_login
 
-# authed METHOD PATH TOKEN [JSON]: like api, with a bearer token.
-authed() {
-  local method=$1 path=$2 token=$3 data=${4:-} out code
-  local args=(-sS -X "$method" --max-time 60 -w '\n%{http_code}' -H "Authorization: Bearer $token")
-  [[ -z "$data" ]] || args+=(-H 'Content-Type: application/json' --data-binary "$data")
-  out=$(curl "${args[@]}" "$GATEWAY_URL$path") || die "$method $path: no answer"
-  code=${out##*$'\n'}
-  out=${out%$'\n'*}
-  [[ "$code" =~ ^2 ]] || die "$method $path answered $code: $out"
-  printf '%s' "$out"
-}
-
 # ------------------------------------------------------------------------ setting up
 
 OP=$(api POST /v1/sessions '{"login":"operator","password":"operator-dev-pass"}' | jq -r .accessToken)
@@ -58,7 +46,6 @@ OP=$(api POST /v1/sessions '{"login":"operator","password":"operator-dev-pass"}'
 SCHOOL=$(authed POST /v1/admin/schools "$OP" '{"code":"BENCHUP","name":"Bench University"}' |
   jq -r .schoolId)
 now=$(date -u +%s)
-ts() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 EXAM=$(authed POST /v1/admin/exams "$OP" "$(jq -nc --arg s "$SCHOOL" \
   --arg o "$(ts $((now - 3600)))" --arg c "$(ts $((now + 86400 * 14)))" \
   '{schoolId: $s, title: "bench uploads", mode: "SINGLE_CAMERA", materialsOpenAt: $o,
@@ -85,21 +72,6 @@ authed POST /v1/notice:read "$TOKEN" "{\"version\":$notice}" >/dev/null
 
 # ------------------------------------------------------------- the processes watched
 
-# pid_of NAME BINARY: the pid start_process recorded for NAME (checked to run BINARY),
-# else the process running BINARY.
-pid_of() {
-  local name=$1 binary=$2 i pid
-  for ((i = 0; i < ${#PROC_NAMES[@]}; i++)); do
-    [[ "${PROC_NAMES[$i]}" == "$name" ]] || continue
-    pid=${PROC_PIDS[$i]}
-    if [[ "$(readlink -f "/proc/$pid/exe" 2>/dev/null)" == "$(readlink -f "$binary")" ]]; then
-      echo "$pid"
-      return 0
-    fi
-  done
-  pid=$(pgrep -f -o "^$binary( |\$)") || return 1
-  echo "$pid"
-}
 GW_PID=$(pid_of gateway "$BUILD_DIR/$GATEWAY_BINARY") || die "gateway process not found"
 MAT_PID=$(pid_of materials "$BUILD_DIR/services/materials/materials-service") ||
   die "materials-service process not found"
