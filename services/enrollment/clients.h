@@ -68,6 +68,14 @@ class CachingIdentityClient : public IdentityClient {
   absl::flat_hash_map<std::string, Entry> cache_ ABSL_GUARDED_BY(mu_);
 };
 
+/// A step's answer on its way (StepSource::Ask). Get() waits for it; destroying it
+/// before cancels the call and waits for it to end.
+class PendingStep {
+ public:
+  virtual ~PendingStep() = default;
+  virtual absl::StatusOr<v1::StepStatus> Get() = 0;
+};
+
 /// Where a candidate stands on a journey step that another service owns (PAYMENT,
 /// MATERIALS, ROOM).
 class StepSource {
@@ -77,6 +85,10 @@ class StepSource {
                                                        const std::string& exam_id,
                                                        const std::string& account_id,
                                                        v1::JourneyStep step) = 0;
+  /// Starts the question and returns at once, so that the journey asks every owner at
+  /// the same time. The default answers synchronously (fakes, the unconfigured source).
+  virtual std::unique_ptr<PendingStep> Ask(const CallContext& call, const std::string& exam_id,
+                                           const std::string& account_id, v1::JourneyStep step);
 };
 
 /// The source of a step whose service is not configured (not deployed yet): nothing
@@ -96,6 +108,9 @@ class GrpcStepSource : public StepSource {
   absl::StatusOr<v1::StepStatus> CandidateStep(const CallContext& call, const std::string& exam_id,
                                                const std::string& account_id,
                                                v1::JourneyStep step) override;
+  /// An asynchronous call (gRPC's callback API): no thread waits until Get().
+  std::unique_ptr<PendingStep> Ask(const CallContext& call, const std::string& exam_id,
+                                   const std::string& account_id, v1::JourneyStep step) override;
 
  private:
   std::string name_;

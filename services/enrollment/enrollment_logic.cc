@@ -493,20 +493,26 @@ absl::StatusOr<v1::Journey> EnrollmentLogic::GetJourney(const Caller& caller,
                                                         const v1::GetJourneyRequest& req) {
   CandidateKey key;
   ASSIGN_OR_RETURN(auto state, CandidateExam(caller, call, req.exam_id(), false, &key));
-  ASSIGN_OR_RETURN(auto gates, identity_->GetGateState(call, caller.account_id));
+  // The owners of PAYMENT, MATERIALS and ROOM are asked at once, while identity is asked
+  // for the gates: the journey costs the slowest answer, not the sum.
   const std::string& exam_id = state.exam.id;
-  auto other = [&](StepSource* source, v1::JourneyStep step) -> absl::StatusOr<v1::StepStatus> {
-    return source->CandidateStep(call, exam_id, caller.account_id, step);
+  auto ask = [&](StepSource* source, v1::JourneyStep step) {
+    return source->Ask(call, exam_id, caller.account_id, step);
   };
+  std::unique_ptr<PendingStep> pending_payment, pending_materials;
+  if (state.exam.fee_cents > 0) pending_payment = ask(steps_.payment, v1::PAYMENT);
+  if (state.exam.materials_open_at) pending_materials = ask(steps_.materials, v1::MATERIALS);
+  std::unique_ptr<PendingStep> pending_room = ask(steps_.room, v1::ROOM);
+  ASSIGN_OR_RETURN(auto gates, identity_->GetGateState(call, caller.account_id));
   v1::StepStatus payment = v1::NOT_REQUIRED;
-  if (state.exam.fee_cents > 0) {
-    ASSIGN_OR_RETURN(payment, other(steps_.payment, v1::PAYMENT));
+  if (pending_payment) {
+    ASSIGN_OR_RETURN(payment, pending_payment->Get());
   }
   v1::StepStatus materials = v1::NOT_REQUIRED;
-  if (state.exam.materials_open_at) {
-    ASSIGN_OR_RETURN(materials, other(steps_.materials, v1::MATERIALS));
+  if (pending_materials) {
+    ASSIGN_OR_RETURN(materials, pending_materials->Get());
   }
-  ASSIGN_OR_RETURN(v1::StepStatus room, other(steps_.room, v1::ROOM));
+  ASSIGN_OR_RETURN(v1::StepStatus room, pending_room->Get());
 
   v1::StepStatus face = gates.face_verified()   ? v1::DONE
                         : gates.manual_review() ? v1::IN_REVIEW
