@@ -252,6 +252,11 @@ int Stack::StartGateway() {
   return WaitForPort(port_file, *extra_gateways_.back(), log);
 }
 
+void Stack::StopExtraGateways() {
+  for (auto& g : extra_gateways_) g->Stop();
+  extra_gateways_.clear();
+}
+
 std::vector<std::string> Stack::GatewayArgs(const std::string& port_file) const {
   return {"--port=0",
           "--port_file=" + port_file,

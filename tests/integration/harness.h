@@ -66,6 +66,9 @@ class Stack {
   /// Starts one more gateway on the same identity-service and Redis (another
   /// instance behind the load balancer); returns its port. Stopped with the stack.
   int StartGateway();
+  /// Stops (SIGTERM: the gateway drains and closes live sockets with 1001) every gateway
+  /// StartGateway started.
+  void StopExtraGateways();
   /// Sends bytes as they are and returns what comes back (for malformed HTTP).
   std::string Raw(const std::string& bytes);
 
