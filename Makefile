@@ -8,7 +8,8 @@
 #   make bench   the gateway against nginx, logins against the hash ceiling, roster imports
 #                and the journey against /v1/me, payment notifications against a plain
 #                PostgreSQL update, material uploads against dd, the live channel's fan-out
-#                against Redis pub/sub (tests/bench/results/)
+#                against Redis pub/sub, room transitions against their Lua script alone
+#                (tests/bench/results/)
 #   make build   build only
 #   make format  clang-format every tracked C++ file
 #   make openapi regenerate docs/api/openapi.json from the protos
@@ -36,6 +37,7 @@ bench:
 	@bash tests/bench/payment_bench.sh
 	@bash tests/bench/upload_bench.sh
 	@bash tests/bench/live_bench.sh
+	@bash tests/bench/room_bench.sh
 
 build:
 	@bash deploy/local/install-deps.sh && source deploy/local/lib.sh && build
