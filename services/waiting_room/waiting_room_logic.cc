@@ -129,6 +129,13 @@ absl::Status WaitingRoomLogic::RequireExaminer(const Caller& caller, const RoomR
   if (!caller.HasRole(role::kExaminer)) {
     return Denied(reason::kPermissionDenied, "only the room's examiners do this");
   }
+  // Room creation cannot ask identity whether an id is an examiner of the school (identity
+  // has no such lookup), so the school is checked here, from the signed token: an examiner
+  // of another school listed by mistake never acts in this room.
+  if (caller.school_id != room.school_id) {
+    return Denied("NOT_ROOM_EXAMINER", "you are not an examiner of this room's school",
+                  {{"roomId", room.id}});
+  }
   ASSIGN_OR_RETURN(bool member, store_->IsExaminer(room.id, caller.account_id));
   if (!member) {
     return Denied("NOT_ROOM_EXAMINER", "you are not an examiner of this room",

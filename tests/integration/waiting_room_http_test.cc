@@ -593,6 +593,19 @@ TEST_F(WaitingRoomHttpTest, AnExaminerOfRoomAActingInRoomBIsRefused) {
   ExpectError(Assign(w, room_b, w.candidates[0]), 409, "ALREADY_ASSIGNED");
 }
 
+TEST_F(WaitingRoomHttpTest, AnExaminerOfAnotherSchoolListedOnTheRoomIsRefused) {
+  World w = MakeWorld(1);
+  World other = MakeWorld(0);
+  // The admin lists, by mistake, an examiner of another school on this room.
+  std::string room = CreateRoom(w, {w.examiner_ids[0], other.examiner_ids[0]});
+  ASSERT_EQ(Assign(w, room, w.candidates[0]).status, 201);
+  EnterOk(w.candidates[0], room);
+  ExpectError(Action(other.examiners[0], room, w.candidates[0], "invite"), 403,
+              "NOT_ROOM_EXAMINER");
+  ExpectError(Events(other.examiners[0], room, 0), 403, "NOT_ROOM_EXAMINER");
+  EXPECT_EQ(Action(w.examiners[0], room, w.candidates[0], "invite").status, 200);
+}
+
 TEST_F(WaitingRoomHttpTest, RedisFlushedMidInterviewTheLobbyComesBackIdentical) {
   World w = MakeWorld(3);
   std::string room = CreateRoom(w, w.examiner_ids);
