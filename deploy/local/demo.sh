@@ -19,6 +19,9 @@ DEMO_PHONE="13800000000"
 DEMO_PASSWORD="demo-pass-123"
 DEMO_ADMIN_LOGIN="demo-admin"
 DEMO_ADMIN_PASSWORD="demo-admin-pass"
+DEMO_EXAMINER_LOGIN="demo-examiner"
+DEMO_EXAMINER_PASSWORD="demo-examiner-pass"
+DEMO_ROOM_NAME="第一考场 Room 1"
 
 for tool in curl jq; do
   command -v "$tool" >/dev/null 2>&1 || {
@@ -101,6 +104,48 @@ call POST /v1/admin/staff "$(jq -cn --arg s "$school" --arg l "$DEMO_ADMIN_LOGIN
   '{schoolId: $s, role: "SCHOOL_ADMIN", login: $l, password: $p, name: "Demo admin"}')"
 expect "create school admin" 201 409
 
+# What the exam asks candidates to hand in: a photo (required), a video (optional).
+call GET "/v1/admin/exams/$exam/material-requirements"
+expect "list material requirements" 200
+if [[ "$(jq '.requirements | length' <<<"$resp")" == 0 ]]; then
+  call POST "/v1/admin/exams/$exam/material-requirements" \
+    '{"kind":"IMAGE","title":"证件照 ID photo","formats":["jpg","png"],"minCount":1,"maxCount":1,"maxBytes":5242880,"required":true}'
+  expect "photo requirement" 201
+  call POST "/v1/admin/exams/$exam/material-requirements" \
+    '{"kind":"VIDEO","title":"自我介绍视频 Self-introduction","formats":["mp4","webm"],"minCount":0,"maxCount":1,"maxBytes":209715200,"required":false}'
+  expect "video requirement" 201
+fi
+
+# An examiner of the demo school and a room of the exam with the demo candidate in it.
+call POST /v1/admin/staff "$(jq -cn --arg s "$school" --arg l "$DEMO_EXAMINER_LOGIN" \
+  --arg p "$DEMO_EXAMINER_PASSWORD" \
+  '{schoolId: $s, role: "EXAMINER", login: $l, password: $p, name: "Demo examiner"}')"
+expect "create examiner" 201 409
+operator_token=$token
+call POST /v1/sessions "$(jq -cn --arg l "$DEMO_EXAMINER_LOGIN" --arg p "$DEMO_EXAMINER_PASSWORD" \
+  '{login: $l, password: $p}')"
+expect "examiner login" 200
+token=$(jq -r .accessToken <<<"$resp")
+call GET /v1/me
+expect "examiner account" 200
+examiner=$(jq -r .accountId <<<"$resp")
+call GET /v1/examiner/rooms
+expect "examiner rooms" 200
+room=$(jq -r --arg n "$DEMO_ROOM_NAME" '[.rooms[] | select(.name == $n)][0].roomId // empty' \
+  <<<"$resp")
+token=$operator_token
+if [[ -z "$room" ]]; then
+  now=$(date -u +%s)
+  call POST "/v1/admin/exams/$exam/rooms" "$(jq -cn --arg n "$DEMO_ROOM_NAME" --arg e "$examiner" \
+    --arg a "$(date -u -d "@$now" +%Y-%m-%dT%H:%M:%SZ)" \
+    --arg b "$(date -u -d "@$((now + 7 * 86400))" +%Y-%m-%dT%H:%M:%SZ)" \
+    '{name: $n, startsAt: $a, endsAt: $b, examinerIds: [$e]}')"
+  expect "create room" 201
+  room=$(jq -r .roomId <<<"$resp")
+fi
+call POST "/v1/admin/rooms/$room/assignments" "{\"idNumber\":\"$DEMO_ID\",\"sequence\":1}"
+expect "assign the demo candidate" 201 409
+
 # The demo candidate, registered once through the dev SMS outbox.
 token=""
 call POST /v1/sessions "$(jq -cn --arg l "$DEMO_PHONE" --arg p "$DEMO_PASSWORD" \
@@ -123,4 +168,7 @@ cat <<EOF2
     Demo candidate login: $DEMO_PHONE (or $DEMO_ID)    password: $DEMO_PASSWORD
                    ($DEMO_NAME, on the exam's roster)
     School admin   login: $DEMO_ADMIN_LOGIN    password: $DEMO_ADMIN_PASSWORD
+    Examiner       login: $DEMO_EXAMINER_LOGIN    password: $DEMO_EXAMINER_PASSWORD
+                   ("$DEMO_ROOM_NAME", the demo candidate is number 1; materials: a
+                   required photo, an optional video)
 EOF2
