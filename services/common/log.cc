@@ -92,7 +92,37 @@ Sink& TheSink() {
   return *sink;
 }
 
-void AppendEscaped(std::string& out, std::string_view s) {
+std::string_view LevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "info";
+}
+
+// RFC 3339 UTC with milliseconds, without absl::FormatTime's time-zone machinery.
+void AppendTime(std::string& out) {
+  auto now = std::chrono::system_clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  time_t secs = static_cast<time_t>(ms / 1000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  out += buf;
+}
+
+}  // namespace
+
+void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
   for (unsigned char c : s) {
     switch (c) {
@@ -123,36 +153,6 @@ void AppendEscaped(std::string& out, std::string_view s) {
   }
   out.push_back('"');
 }
-
-std::string_view LevelName(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return "debug";
-    case LogLevel::kInfo:
-      return "info";
-    case LogLevel::kWarn:
-      return "warn";
-    case LogLevel::kError:
-      return "error";
-  }
-  return "info";
-}
-
-// RFC 3339 UTC with milliseconds, without absl::FormatTime's time-zone machinery.
-void AppendTime(std::string& out) {
-  auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  time_t secs = static_cast<time_t>(ms / 1000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  out += buf;
-}
-
-}  // namespace
 
 void InitLogging(std::string_view service, LogLevel min_level) {
   // Debian's Abseil checks every Mutex for lock-order cycles, at a cost on each
@@ -185,20 +185,20 @@ void Log(LogLevel level, std::string_view event, std::initializer_list<LogField>
   line += "{\"ts\":";
   AppendTime(line);
   line += ",\"level\":";
-  AppendEscaped(line, LevelName(level));
+  AppendJsonString(line, LevelName(level));
   line += ",\"svc\":";
-  AppendEscaped(line, g_service);
+  AppendJsonString(line, g_service);
   line += ",\"event\":";
-  AppendEscaped(line, event);
+  AppendJsonString(line, event);
   if (!t_request_id.empty()) {
     line += ",\"request_id\":";
-    AppendEscaped(line, t_request_id);
+    AppendJsonString(line, t_request_id);
   }
   for (const LogField& f : fields) {
     line.push_back(',');
-    AppendEscaped(line, f.key);
+    AppendJsonString(line, f.key);
     line.push_back(':');
-    AppendEscaped(line, f.value);
+    AppendJsonString(line, f.value);
   }
   line += "}\n";
   TheSink().Append(line, level >= LogLevel::kWarn);

@@ -30,6 +30,11 @@ void InitLogging(std::string_view service, LogLevel min_level = LogLevel::kInfo)
 /// Writes out what is buffered (lines reach stderr within 50 ms, warnings and
 /// errors at once; exit flushes). Call before an abrupt exit.
 void FlushLogs();
+
+/// Appends `s` to `out` as a JSON string, quotes included (RFC 8259 escapes; control
+/// characters as \u00XX; bytes >= 0x80 as they are). Used by the log lines and by any
+/// canonical JSON a service hashes or signs.
+void AppendJsonString(std::string& out, std::string_view s);
 /// While alive, every line this thread logs carries "request_id": the id of the call
 /// it is working on (set by RunBlocking from the gateway's x-request-id).
 class ScopedRequestId {

@@ -6,45 +6,9 @@
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/upstream.h"
 
 namespace admissions::enrollment {
-namespace {
-
-void Prepare(grpc::ClientContext* ctx, const CallContext& call, absl::Duration timeout) {
-  absl::Time deadline = std::min(absl::Now() + timeout, call.deadline);
-  ctx->set_deadline(absl::ToChronoTime(deadline));
-  if (!call.request_id.empty() && call.request_id != "-") {
-    ctx->AddMetadata("x-request-id", call.request_id);
-  }
-}
-
-// A failure of the transport or of the other side becomes this service's UNAVAILABLE
-// (or DEADLINE_EXCEEDED); a reasoned answer passes through as it came.
-absl::Status FromCall(const grpc::Status& status, std::string_view service, std::string_view rid) {
-  switch (status.error_code()) {
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::CANCELLED:
-    case grpc::StatusCode::UNKNOWN:
-    case grpc::StatusCode::INTERNAL:
-    case grpc::StatusCode::UNIMPLEMENTED:
-      Log(LogLevel::kWarn, "upstream_failed",
-          {{"service", service},
-           {"code", std::to_string(status.error_code())},
-           {"error", status.error_message()},
-           {"request_id", rid}});
-      return Error(absl::StatusCode::kUnavailable, reason::kUnavailable,
-                   absl::StrCat(std::string(service), " is unavailable, try again"));
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      Log(LogLevel::kWarn, "upstream_deadline", {{"service", service}, {"request_id", rid}});
-      return Error(absl::StatusCode::kDeadlineExceeded, "DEADLINE_EXCEEDED",
-                   absl::StrCat(std::string(service), " did not answer in time"));
-    default:
-      return FromGrpcStatus(status);
-  }
-}
-
-}  // namespace
-
 GrpcIdentityClient::GrpcIdentityClient(std::shared_ptr<grpc::Channel> channel,
                                        absl::Duration timeout)
     : stub_(identity::v1::Identity::NewStub(std::move(channel))), timeout_(timeout) {}
@@ -52,24 +16,24 @@ GrpcIdentityClient::GrpcIdentityClient(std::shared_ptr<grpc::Channel> channel,
 absl::StatusOr<identity::v1::EligibilityIdentity> GrpcIdentityClient::GetEligibilityIdentity(
     const CallContext& call, const std::string& account_id) {
   grpc::ClientContext ctx;
-  Prepare(&ctx, call, timeout_);
+  PrepareUpstreamCall(&ctx, call, timeout_);
   identity::v1::GetEligibilityIdentityRequest req;
   req.set_account_id(account_id);
   identity::v1::EligibilityIdentity resp;
   grpc::Status st = stub_->GetEligibilityIdentity(&ctx, req, &resp);
-  if (!st.ok()) return FromCall(st, "identity", call.request_id);
+  if (!st.ok()) return FromUpstream(st, "identity", call.request_id);
   return resp;
 }
 
 absl::StatusOr<identity::v1::GateState> GrpcIdentityClient::GetGateState(
     const CallContext& call, const std::string& account_id) {
   grpc::ClientContext ctx;
-  Prepare(&ctx, call, timeout_);
+  PrepareUpstreamCall(&ctx, call, timeout_);
   identity::v1::GetGateStateRequest req;
   req.set_account_id(account_id);
   identity::v1::GateState resp;
   grpc::Status st = stub_->GetGateState(&ctx, req, &resp);
-  if (!st.ok()) return FromCall(st, "identity", call.request_id);
+  if (!st.ok()) return FromUpstream(st, "identity", call.request_id);
   return resp;
 }
 
@@ -112,7 +76,7 @@ class GrpcPendingStep final : public PendingStep {
                   absl::Duration timeout, const std::string& exam_id, const std::string& account_id,
                   v1::JourneyStep step, std::string_view name)
       : name_(name), request_id_(call.request_id) {
-    Prepare(&ctx_, call, timeout);
+    PrepareUpstreamCall(&ctx_, call, timeout);
     req_.set_exam_id(exam_id);
     req_.set_account_id(account_id);
     req_.set_step(step);
@@ -130,7 +94,7 @@ class GrpcPendingStep final : public PendingStep {
   absl::StatusOr<v1::StepStatus> Get() override {
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(&done_));
-    if (!status_.ok()) return FromCall(status_, name_, request_id_);
+    if (!status_.ok()) return FromUpstream(status_, name_, request_id_);
     return resp_.status();
   }
 
@@ -165,14 +129,14 @@ absl::StatusOr<v1::StepStatus> GrpcStepSource::CandidateStep(const CallContext& 
                                                              const std::string& account_id,
                                                              v1::JourneyStep step) {
   grpc::ClientContext ctx;
-  Prepare(&ctx, call, timeout_);
+  PrepareUpstreamCall(&ctx, call, timeout_);
   v1::GetCandidateStepRequest req;
   req.set_exam_id(exam_id);
   req.set_account_id(account_id);
   req.set_step(step);
   v1::CandidateStep resp;
   grpc::Status st = stub_->GetCandidateStep(&ctx, req, &resp);
-  if (!st.ok()) return FromCall(st, name_, call.request_id);
+  if (!st.ok()) return FromUpstream(st, name_, call.request_id);
   return resp.status();
 }
 

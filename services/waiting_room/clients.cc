@@ -5,41 +5,9 @@
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/upstream.h"
 
 namespace admissions::waiting_room {
-namespace {
-
-void Prepare(grpc::ClientContext* ctx, const CallContext& call, absl::Duration timeout) {
-  ctx->set_deadline(absl::ToChronoTime(std::min(absl::Now() + timeout, call.deadline)));
-  if (!call.request_id.empty() && call.request_id != "-") {
-    ctx->AddMetadata("x-request-id", call.request_id);
-  }
-}
-
-absl::Status FromCall(const char* service, const grpc::Status& status, const CallContext& call) {
-  switch (status.error_code()) {
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::CANCELLED:
-    case grpc::StatusCode::UNKNOWN:
-    case grpc::StatusCode::INTERNAL:
-    case grpc::StatusCode::UNIMPLEMENTED:
-      Log(LogLevel::kWarn, "upstream_failed",
-          {{"service", service},
-           {"code", std::to_string(status.error_code())},
-           {"error", status.error_message()},
-           {"request_id", call.request_id}});
-      return Error(absl::StatusCode::kUnavailable, reason::kUnavailable,
-                   std::string(service) + " is unavailable, try again");
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return Error(absl::StatusCode::kDeadlineExceeded, "DEADLINE_EXCEEDED",
-                   std::string(service) + " did not answer in time");
-    default:
-      return FromGrpcStatus(status);
-  }
-}
-
-}  // namespace
-
 GrpcIdentityClient::GrpcIdentityClient(std::shared_ptr<grpc::Channel> channel,
                                        absl::Duration timeout, absl::Duration cache_ttl)
     : stub_(identity::v1::Identity::NewStub(std::move(channel))),
@@ -55,12 +23,12 @@ absl::StatusOr<identity::v1::EligibilityIdentity> GrpcIdentityClient::GetEligibi
     if (it != cache_.end() && it->second.expires > now) return it->second.value;
   }
   grpc::ClientContext ctx;
-  Prepare(&ctx, call, timeout_);
+  PrepareUpstreamCall(&ctx, call, timeout_);
   identity::v1::GetEligibilityIdentityRequest req;
   req.set_account_id(account_id);
   identity::v1::EligibilityIdentity resp;
   grpc::Status st = stub_->GetEligibilityIdentity(&ctx, req, &resp);
-  if (!st.ok()) return FromCall("identity", st, call);
+  if (!st.ok()) return FromUpstream(st, "identity", call.request_id);
   absl::MutexLock lock(&mu_);
   if (cache_.size() > 100000) cache_.clear();
   cache_[account_id] = Entry{resp, now + cache_ttl_};
@@ -71,10 +39,10 @@ absl::StatusOr<identity::v1::CheckRoomVerificationResponse>
 GrpcIdentityClient::CheckRoomVerification(const CallContext& call,
                                           const identity::v1::CheckRoomVerificationRequest& req) {
   grpc::ClientContext ctx;
-  Prepare(&ctx, call, timeout_);
+  PrepareUpstreamCall(&ctx, call, timeout_);
   identity::v1::CheckRoomVerificationResponse resp;
   grpc::Status st = stub_->CheckRoomVerification(&ctx, req, &resp);
-  if (!st.ok()) return FromCall("identity", st, call);
+  if (!st.ok()) return FromUpstream(st, "identity", call.request_id);
   return resp;
 }
 
@@ -85,47 +53,47 @@ GrpcEnrollmentClient::GrpcEnrollmentClient(std::shared_ptr<grpc::Channel> channe
 absl::StatusOr<enrollment::v1::Exam> GrpcEnrollmentClient::GetExam(const CallContext& call,
                                                                    const std::string& exam_id) {
   grpc::ClientContext ctx;
-  Prepare(&ctx, call, timeout_);
+  PrepareUpstreamCall(&ctx, call, timeout_);
   enrollment::v1::GetExamRequest req;
   req.set_exam_id(exam_id);
   enrollment::v1::Exam resp;
   grpc::Status st = stub_->GetExam(&ctx, req, &resp);
-  if (!st.ok()) return FromCall("enrollment", st, call);
+  if (!st.ok()) return FromUpstream(st, "enrollment", call.request_id);
   return resp;
 }
 
 absl::StatusOr<enrollment::v1::Journey> GrpcEnrollmentClient::GetJourney(
     const CallContext& call, const std::string& exam_id) {
   grpc::ClientContext ctx;
-  Prepare(&ctx, call, timeout_);
+  PrepareUpstreamCall(&ctx, call, timeout_);
   ctx.AddMetadata("authorization", call.authorization);
   enrollment::v1::GetJourneyRequest req;
   req.set_exam_id(exam_id);
   enrollment::v1::Journey resp;
   grpc::Status st = stub_->GetJourney(&ctx, req, &resp);
-  if (!st.ok()) return FromCall("enrollment", st, call);
+  if (!st.ok()) return FromUpstream(st, "enrollment", call.request_id);
   return resp;
 }
 
 absl::StatusOr<enrollment::v1::RosterEntry> GrpcEnrollmentClient::ResolveRosterEntry(
     const CallContext& call, const enrollment::v1::ResolveRosterEntryRequest& req) {
   grpc::ClientContext ctx;
-  Prepare(&ctx, call, timeout_);
+  PrepareUpstreamCall(&ctx, call, timeout_);
   enrollment::v1::RosterEntry resp;
   grpc::Status st = stub_->ResolveRosterEntry(&ctx, req, &resp);
-  if (!st.ok()) return FromCall("enrollment", st, call);
+  if (!st.ok()) return FromUpstream(st, "enrollment", call.request_id);
   return resp;
 }
 
 absl::StatusOr<enrollment::v1::QuestionBank> GrpcEnrollmentClient::ListQuestionBank(
     const CallContext& call, const std::string& exam_id) {
   grpc::ClientContext ctx;
-  Prepare(&ctx, call, timeout_);
+  PrepareUpstreamCall(&ctx, call, timeout_);
   enrollment::v1::ListQuestionBankRequest req;
   req.set_exam_id(exam_id);
   enrollment::v1::QuestionBank resp;
   grpc::Status st = stub_->ListQuestionBank(&ctx, req, &resp);
-  if (!st.ok()) return FromCall("enrollment", st, call);
+  if (!st.ok()) return FromUpstream(st, "enrollment", call.request_id);
   return resp;
 }
 
@@ -136,14 +104,14 @@ absl::StatusOr<enrollment::v1::StepStatus> GrpcStepClient::CandidateStep(
     const CallContext& call, const std::string& exam_id, const std::string& account_id,
     enrollment::v1::JourneyStep step) {
   grpc::ClientContext ctx;
-  Prepare(&ctx, call, timeout_);
+  PrepareUpstreamCall(&ctx, call, timeout_);
   enrollment::v1::GetCandidateStepRequest req;
   req.set_exam_id(exam_id);
   req.set_account_id(account_id);
   req.set_step(step);
   enrollment::v1::CandidateStep resp;
   grpc::Status st = stub_->GetCandidateStep(&ctx, req, &resp);
-  if (!st.ok()) return FromCall("materials", st, call);
+  if (!st.ok()) return FromUpstream(st, "materials", call.request_id);
   return resp.status();
 }
 

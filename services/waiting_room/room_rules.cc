@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
+#include "common/log.h"
 #include "common/status.h"
 
 namespace admissions::waiting_room {
@@ -189,48 +190,22 @@ size_t DrawIndex(std::string_view seed, size_t n) {
   return static_cast<size_t>(Uniform(seed, &counter, n));
 }
 
-std::string JsonEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out;
-}
-
 std::string AuditTime(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
 }
 
 std::string CanonicalAuditEntry(const AuditEntry& e) {
-  return absl::StrCat(R"({"seq":)", e.seq, R"(,"at":")", JsonEscape(e.at), R"(","actor":")",
-                      JsonEscape(e.actor), R"(","action":")", JsonEscape(e.action),
-                      R"(","subject":")", JsonEscape(e.subject), R"(","detail":")",
-                      JsonEscape(e.detail), R"("})");
+  std::string out = absl::StrCat(R"({"seq":)", e.seq);
+  const std::pair<const char*, const std::string*> fields[] = {
+      {"at", &e.at},           {"actor", &e.actor},   {"action", &e.action},
+      {"subject", &e.subject}, {"detail", &e.detail},
+  };
+  for (const auto& [name, value] : fields) {
+    absl::StrAppend(&out, ",\"", name, "\":");
+    AppendJsonString(out, *value);
+  }
+  out.push_back('}');
+  return out;
 }
 
 std::string AuditHash(std::string_view prev_hash, const AuditEntry& e) {

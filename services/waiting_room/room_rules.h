@@ -59,7 +59,6 @@ void ChainAuditEntry(int64_t head_seq, const std::string& head_hash, AuditEntry*
 absl::Status VerifyAuditChain(const std::vector<AuditEntry>& entries);
 /// The export line: the canonical fields plus prevHash and hash.
 std::string AuditJsonLine(const AuditEntry& e);
-std::string JsonEscape(std::string_view s);
 
 /// A room as the lobby and the examiners' list show it; what Redis holds.
 struct SnapshotCandidate {
