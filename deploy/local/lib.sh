@@ -132,9 +132,11 @@ build() {
     "-DCMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE:-RelWithDebInfo}")
   if command -v ccache >/dev/null 2>&1; then
     gen_args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
-    # Paths under the checkout hash as relative ones, so that another clone of the
-    # repository on this machine (CI's) reuses the objects this one compiled.
-    export CCACHE_BASEDIR="$ADMISSIONS_ROOT"
+    # Paths under the checkout hash as relative ones, and the build directory is left out
+    # of the hash of -g compiles, so that another clone of the repository on this machine
+    # (CI's) reuses the objects this one compiled. (Its debug info may then name the other
+    # clone's directory: the sources are the same.)
+    export CCACHE_BASEDIR="$ADMISSIONS_ROOT" CCACHE_NOHASHDIR=1
   fi
   if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
     log "configuring $BUILD_DIR"
