@@ -587,64 +587,67 @@ void Stack::StartEnrollment() {
   enrollment_port_ = WaitForPort(dir_ + "/enrollment.port", *enrollment_, log);
 }
 
+// ---- Services restarted by tests, on a port fixed before the first start.
+
+std::unique_ptr<Process> Stack::StartOnPort(const std::string& name, const std::string& binary,
+                                            int port,
+                                            const std::map<std::string, std::string>& env) {
+  std::string log = dir_ + "/" + name + ".log";
+  std::string port_file = dir_ + "/" + name + ".port";
+  auto process = std::make_unique<Process>(
+      RequireEnv("ADMISSIONS_BUILD_DIR") + "/" + binary,
+      std::vector<std::string>{"--grpc_addr=127.0.0.1:" + std::to_string(port),
+                               "--port_file=" + port_file},
+      env, log);
+  WaitForPort(port_file, *process, log);
+  return process;
+}
+
+void Stack::Kill(std::unique_ptr<Process>& process, const std::string& name) {
+  if (process) {
+    kill(process->pid(), SIGKILL);  // No drain: calls in flight are cut.
+    process->Stop();                // Reaps it.
+  }
+  // The restart's port file is then the new process's.
+  std::remove((dir_ + "/" + name + ".port").c_str());
+}
+
 // ---- payment-service (started by the Stack after enrollment, on payment_port_).
 
 void Stack::StartPayment() {
-  std::string build = RequireEnv("ADMISSIONS_BUILD_DIR");
   std::map<std::string, std::string> env = env_;
   env["ENROLLMENT_ADDR"] = "127.0.0.1:" + std::to_string(enrollment_port_);
   env["PAYMENT_SANDBOX_KEY"] = payment_sandbox_key_;
   env["PAYMENT_RECONCILE_AFTER_SECONDS"] = "2";
   env["PAYMENT_RECONCILE_INTERVAL_SECONDS"] = "1";
-  std::string log = dir_ + "/payment.log";
-  payment_ = std::make_unique<Process>(
-      build + "/services/payment/payment-service",
-      std::vector<std::string>{"--grpc_addr=127.0.0.1:" + std::to_string(payment_port_),
-                               "--port_file=" + dir_ + "/payment.port"},
-      env, log);
-  WaitForPort(dir_ + "/payment.port", *payment_, log);
+  payment_ = StartOnPort("payment", "services/payment/payment-service", payment_port_, env);
 }
 
 void Stack::KillAndRestartPayment() {
-  if (payment_) {
-    kill(payment_->pid(), SIGKILL);
-    payment_->Stop();  // Reaps it.
-  }
-  std::remove((dir_ + "/payment.port").c_str());
+  Kill(payment_, "payment");
   StartPayment();
 }
 
 // ---- materials-service (started by the Stack after payment, on materials_port_).
 
 void Stack::StartMaterials() {
-  std::string build = RequireEnv("ADMISSIONS_BUILD_DIR");
   std::map<std::string, std::string> env = env_;
   env["ENROLLMENT_ADDR"] = "127.0.0.1:" + std::to_string(enrollment_port_);
   env["MATERIALS_BLOB_DIR"] = materials_blob_dir_;
   // Small checkpoints, so that a test killing the service mid-upload finds progress.
   env["MATERIALS_CHECKPOINT_BYTES"] = "1048576";
-  std::string log = dir_ + "/materials.log";
-  materials_ = std::make_unique<Process>(
-      build + "/services/materials/materials-service",
-      std::vector<std::string>{"--grpc_addr=127.0.0.1:" + std::to_string(materials_port_),
-                               "--port_file=" + dir_ + "/materials.port"},
-      env, log);
-  WaitForPort(dir_ + "/materials.port", *materials_, log);
+  materials_ =
+      StartOnPort("materials", "services/materials/materials-service", materials_port_, env);
 }
 
 void Stack::KillAndRestartMaterials() {
-  if (materials_) {
-    kill(materials_->pid(), SIGKILL);
-    materials_->Stop();  // Reaps it.
-  }
-  std::remove((dir_ + "/materials.port").c_str());
+  Kill(materials_, "materials");
   StartMaterials();
 }
 
 // ---- waiting-room-service (started by the Stack after materials, on waiting_room_port_).
 
 void Stack::StartWaitingRoom() {
-  std::string build = RequireEnv("ADMISSIONS_BUILD_DIR");
   std::map<std::string, std::string> env = env_;
   env["IDENTITY_ADDR"] = "127.0.0.1:" + std::to_string(identity_port_);
   env["ENROLLMENT_ADDR"] = "127.0.0.1:" + std::to_string(enrollment_port_);
@@ -652,21 +655,12 @@ void Stack::StartWaitingRoom() {
   // Short presence, so that a test sees a dropped candidate go offline within seconds.
   env["WAITING_ROOM_PRESENCE_TTL_SECONDS"] = "4";
   env["WAITING_ROOM_PRESENCE_SWEEP_MS"] = "500";
-  std::string log = dir_ + "/waiting-room.log";
-  waiting_room_ = std::make_unique<Process>(
-      build + "/services/waiting_room/waiting-room-service",
-      std::vector<std::string>{"--grpc_addr=127.0.0.1:" + std::to_string(waiting_room_port_),
-                               "--port_file=" + dir_ + "/waiting-room.port"},
-      env, log);
-  WaitForPort(dir_ + "/waiting-room.port", *waiting_room_, log);
+  waiting_room_ = StartOnPort("waiting-room", "services/waiting_room/waiting-room-service",
+                              waiting_room_port_, env);
 }
 
 void Stack::KillAndRestartWaitingRoom() {
-  if (waiting_room_) {
-    kill(waiting_room_->pid(), SIGKILL);
-    waiting_room_->Stop();  // Reaps it.
-  }
-  std::remove((dir_ + "/waiting-room.port").c_str());
+  Kill(waiting_room_, "waiting-room");
   StartWaitingRoom();
 }
 

@@ -145,6 +145,12 @@ class Stack {
   int waiting_room_port_ = 0;
   std::unique_ptr<Process> waiting_room_;
   std::vector<std::string> GatewayArgs(const std::string& port_file) const;
+  // Starts BINARY (under the build directory) as NAME with its gRPC server on `port` and
+  // waits for its port file.
+  std::unique_ptr<Process> StartOnPort(const std::string& name, const std::string& binary, int port,
+                                       const std::map<std::string, std::string>& env);
+  // SIGKILLs NAME's process (no drain) and reaps it, for a test's crash-and-restart.
+  void Kill(std::unique_ptr<Process>& process, const std::string& name);
   std::vector<std::unique_ptr<Process>> extra_gateways_;
 };
 
