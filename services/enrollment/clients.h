@@ -9,64 +9,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/caller.h"
+#include "common/identity_client.h"
 #include "enrollment/v1/enrollment.grpc.pb.h"
 #include "grpcpp/channel.h"
 #include "identity/v1/identity.grpc.pb.h"
 
 namespace admissions::enrollment {
-
-/// The two identity calls enrollment makes (both internal RPCs of identity).
-class IdentityClient {
- public:
-  virtual ~IdentityClient() = default;
-  /// Name, ID type and the ID number's blind index and mask of a candidate.
-  virtual absl::StatusOr<identity::v1::EligibilityIdentity> GetEligibilityIdentity(
-      const CallContext& call, const std::string& account_id) = 0;
-  /// Agreement, face verification and manual review of a candidate.
-  virtual absl::StatusOr<identity::v1::GateState> GetGateState(const CallContext& call,
-                                                               const std::string& account_id) = 0;
-};
-
-/// IdentityClient over gRPC: every call has a deadline of `timeout`, or the caller's
-/// when that is sooner.
-class GrpcIdentityClient : public IdentityClient {
- public:
-  GrpcIdentityClient(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout);
-  absl::StatusOr<identity::v1::EligibilityIdentity> GetEligibilityIdentity(
-      const CallContext& call, const std::string& account_id) override;
-  absl::StatusOr<identity::v1::GateState> GetGateState(const CallContext& call,
-                                                       const std::string& account_id) override;
-
- private:
-  std::unique_ptr<identity::v1::Identity::Stub> stub_;
-  absl::Duration timeout_;
-};
-
-/// Keeps eligibility identities for `ttl` (an account's name, ID type and number do
-/// not change in identity; the ttl bounds how long a correction would take to show).
-/// Gate state is never cached: it changes as the candidate goes.
-class CachingIdentityClient : public IdentityClient {
- public:
-  CachingIdentityClient(IdentityClient* inner, absl::Duration ttl, size_t max_entries = 100000)
-      : inner_(inner), ttl_(ttl), max_entries_(max_entries) {}
-  absl::StatusOr<identity::v1::EligibilityIdentity> GetEligibilityIdentity(
-      const CallContext& call, const std::string& account_id) override;
-  absl::StatusOr<identity::v1::GateState> GetGateState(const CallContext& call,
-                                                       const std::string& account_id) override {
-    return inner_->GetGateState(call, account_id);
-  }
-
- private:
-  struct Entry {
-    identity::v1::EligibilityIdentity value;
-    absl::Time expires;
-  };
-  IdentityClient* inner_;
-  absl::Duration ttl_;
-  size_t max_entries_;
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, Entry> cache_ ABSL_GUARDED_BY(mu_);
-};
 
 /// A step's answer on its way (StepSource::Ask). Get() waits for it; destroying it
 /// before cancels the call and waits for it to end.

@@ -102,8 +102,8 @@ int main(int argc, char** argv) {
   auto channel = [](const std::string& addr) {
     return grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
   };
-  enrollment::GrpcIdentityClient identity_grpc(channel(identity_addr), timeout);
-  enrollment::CachingIdentityClient identity(&identity_grpc, absl::Seconds(60));
+  GrpcIdentityClient identity_grpc(channel(identity_addr), timeout);
+  CachingIdentityClient identity(&identity_grpc, absl::Seconds(60));
   std::unique_ptr<enrollment::StepSource> payment, materials, room;
   enrollment::StepSources sources;
   if (!payment_addr.empty()) {

@@ -8,44 +8,6 @@
 #include "common/upstream.h"
 
 namespace admissions::waiting_room {
-GrpcIdentityClient::GrpcIdentityClient(std::shared_ptr<grpc::Channel> channel,
-                                       absl::Duration timeout, absl::Duration cache_ttl)
-    : stub_(identity::v1::Identity::NewStub(std::move(channel))),
-      timeout_(timeout),
-      cache_ttl_(cache_ttl) {}
-
-absl::StatusOr<identity::v1::EligibilityIdentity> GrpcIdentityClient::GetEligibilityIdentity(
-    const CallContext& call, const std::string& account_id) {
-  absl::Time now = absl::Now();
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = cache_.find(account_id);
-    if (it != cache_.end() && it->second.expires > now) return it->second.value;
-  }
-  grpc::ClientContext ctx;
-  PrepareUpstreamCall(&ctx, call, timeout_);
-  identity::v1::GetEligibilityIdentityRequest req;
-  req.set_account_id(account_id);
-  identity::v1::EligibilityIdentity resp;
-  grpc::Status st = stub_->GetEligibilityIdentity(&ctx, req, &resp);
-  if (!st.ok()) return FromUpstream(st, "identity", call.request_id);
-  absl::MutexLock lock(&mu_);
-  if (cache_.size() > 100000) cache_.clear();
-  cache_[account_id] = Entry{resp, now + cache_ttl_};
-  return resp;
-}
-
-absl::StatusOr<identity::v1::CheckRoomVerificationResponse>
-GrpcIdentityClient::CheckRoomVerification(const CallContext& call,
-                                          const identity::v1::CheckRoomVerificationRequest& req) {
-  grpc::ClientContext ctx;
-  PrepareUpstreamCall(&ctx, call, timeout_);
-  identity::v1::CheckRoomVerificationResponse resp;
-  grpc::Status st = stub_->CheckRoomVerification(&ctx, req, &resp);
-  if (!st.ok()) return FromUpstream(st, "identity", call.request_id);
-  return resp;
-}
-
 GrpcEnrollmentClient::GrpcEnrollmentClient(std::shared_ptr<grpc::Channel> channel,
                                            absl::Duration timeout)
     : stub_(enrollment::v1::Enrollment::NewStub(std::move(channel))), timeout_(timeout) {}

@@ -9,21 +9,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/caller.h"
+#include "common/identity_client.h"
 #include "enrollment/v1/enrollment.grpc.pb.h"
 #include "grpcpp/channel.h"
 #include "identity/v1/identity.grpc.pb.h"
 
 namespace admissions::waiting_room {
-
-/// What the waiting room asks identity (internal RPCs).
-class IdentityClient {
- public:
-  virtual ~IdentityClient() = default;
-  virtual absl::StatusOr<identity::v1::EligibilityIdentity> GetEligibilityIdentity(
-      const CallContext& call, const std::string& account_id) = 0;
-  virtual absl::StatusOr<identity::v1::CheckRoomVerificationResponse> CheckRoomVerification(
-      const CallContext& call, const identity::v1::CheckRoomVerificationRequest& req) = 0;
-};
 
 /// What the waiting room asks enrollment.
 class EnrollmentClient {
@@ -47,27 +38,6 @@ class StepClient {
   virtual absl::StatusOr<enrollment::v1::StepStatus> CandidateStep(
       const CallContext& call, const std::string& exam_id, const std::string& account_id,
       enrollment::v1::JourneyStep step) = 0;
-};
-
-class GrpcIdentityClient final : public IdentityClient {
- public:
-  GrpcIdentityClient(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout,
-                     absl::Duration cache_ttl = absl::Seconds(60));
-  absl::StatusOr<identity::v1::EligibilityIdentity> GetEligibilityIdentity(
-      const CallContext& call, const std::string& account_id) override;
-  absl::StatusOr<identity::v1::CheckRoomVerificationResponse> CheckRoomVerification(
-      const CallContext& call, const identity::v1::CheckRoomVerificationRequest& req) override;
-
- private:
-  struct Entry {
-    identity::v1::EligibilityIdentity value;
-    absl::Time expires;
-  };
-  std::unique_ptr<identity::v1::Identity::Stub> stub_;
-  absl::Duration timeout_, cache_ttl_;
-  absl::Mutex mu_;
-  // An account's name, ID type and number do not change in identity: cached briefly.
-  absl::flat_hash_map<std::string, Entry> cache_ ABSL_GUARDED_BY(mu_);
 };
 
 class GrpcEnrollmentClient final : public EnrollmentClient {

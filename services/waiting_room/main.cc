@@ -101,7 +101,9 @@ int main(int argc, char** argv) {
   auto channel = [](const std::string& addr) {
     return grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
   };
-  waiting_room::GrpcIdentityClient identity(channel(identity_addr), timeout);
+  GrpcIdentityClient identity_grpc(channel(identity_addr), timeout);
+  // An account's name, ID type and number do not change in identity: cached briefly.
+  CachingIdentityClient identity(&identity_grpc, absl::Seconds(60));
   waiting_room::GrpcEnrollmentClient enrollment(channel(enrollment_addr), timeout);
   std::unique_ptr<waiting_room::GrpcStepClient> materials;
   if (!materials_addr.empty()) {

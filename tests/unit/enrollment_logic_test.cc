@@ -92,6 +92,12 @@ class FakeIdentity : public IdentityClient {
                                                        const std::string&) override {
     return gates;
   }
+  // Enrollment never asks it (the waiting room does): a call would fail the test.
+  absl::StatusOr<identity::v1::CheckRoomVerificationResponse> CheckRoomVerification(
+      const CallContext&, const identity::v1::CheckRoomVerificationRequest&) override {
+    ADD_FAILURE() << "enrollment asked identity for a room verification";
+    return absl::InternalError("unexpected");
+  }
 };
 
 class FakeSource : public StepSource {
