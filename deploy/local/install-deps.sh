@@ -16,6 +16,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libsodium-dev libssl-dev
   # what `make run`, `make test` and `make bench` start or call
   postgresql redis-server curl nginx-light wrk jq
+  # the TURN server `make run` starts and its test client (turnutils_uclient); the browser
+  # and its WebDriver for the end-to-end WebRTC test (tests/e2e/)
+  coturn chromium chromium-driver
 )
 
 # Names of the wanted packages that dpkg reports as installed (one dpkg call: fast).

@@ -29,9 +29,8 @@ ADMISSIONS_SERVICES=(
   "payment          services/payment/payment-service                      payment_addr"
   "materials        services/materials/materials-service                  materials_addr"
   "waiting-room     services/waiting_room/waiting-room-service            waiting_room_addr"
+  "media-signaling  services/media_signaling/media-signaling-service      media_signaling_addr"
 )
-# Not written yet; its gateway flag stays empty until it joins the list above:
-#   media-signaling services/media_signaling/media-signaling-service      media_signaling_addr
 
 GATEWAY_BINARY="gateway/gateway"
 KEYGEN_BINARY="services/identity/identity-keygen"
@@ -503,7 +502,7 @@ start_gateway() {
   rm -f "$port_file"
   log "starting gateway"
   start_process gateway "$logdir/gateway.log" \
-    env -u TOKEN_SIGNING_KEY -u PII_ENCRYPTION_KEY -u PII_INDEX_KEY -u PG_URI \
+    env -u TOKEN_SIGNING_KEY -u PII_ENCRYPTION_KEY -u PII_INDEX_KEY -u PG_URI -u TURN_SECRET \
     "$BUILD_DIR/$GATEWAY_BINARY" --bind="$bind" --port="$port" --port_file="$port_file" \
     --dev_mode="${DEV_MODE:-false}" --redis_url="$REDIS_URL" "${GATEWAY_UPSTREAM_FLAGS[@]}"
   local pid=$STARTED_PID host=$bind

@@ -13,6 +13,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=deploy/local/lib.sh
 . "$here/lib.sh"
+# shellcheck source=deploy/local/coturn.sh
+. "$here/coturn.sh"
 
 GATEWAY_PORT=${GATEWAY_PORT:-8080}
 if ! [[ "$GATEWAY_PORT" =~ ^[0-9]+$ ]] || ((GATEWAY_PORT < 1 || GATEWAY_PORT > 65535)); then
@@ -37,12 +39,14 @@ build
 SERVING=0
 pg_started=0
 redis_started=0
+coturn_started=0
 
 cleanup() {
   local status=$?
   # Stopping is bounded by timeouts; a second Ctrl-C must not leave PostgreSQL running.
   trap '' INT TERM
   stop_processes
+  if ((coturn_started)); then stop_coturn "$RUN_DIR/coturn" || status=1; fi
   if ((redis_started)); then stop_redis "$RUN_DIR/redis" || status=1; fi
   if ((pg_started)); then stop_postgres "$RUN_DIR/postgres" || status=1; fi
   if ((status == 0)); then log "stopped"; fi
@@ -71,6 +75,24 @@ export REDIS_URL="redis://127.0.0.1:$redis_port"
 export DEV_MODE=true
 ensure_keys "$RUN_DIR/keys.env"
 
+# The TURN server the interview's browsers relay through when a direct path fails (R15),
+# with the shared secret media-signaling signs its TURN REST credentials with (kept, so
+# that credentials handed out before a restart keep working until they expire).
+if [[ ! -s "$RUN_DIR/turn.secret" ]]; then
+  (
+    umask 077
+    head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$RUN_DIR/turn.secret"
+  )
+fi
+turn_port=$(free_port)
+coturn_started=1
+start_coturn "$RUN_DIR/coturn" "$turn_port" "$(<"$RUN_DIR/turn.secret")" "$LOG_DIR/coturn.log" ||
+  die "coturn did not start (log: $LOG_DIR/coturn.log)"
+TURN_SECRET=$(<"$RUN_DIR/turn.secret")
+export TURN_SECRET
+export TURN_URLS="turn:127.0.0.1:$turn_port?transport=udp,turn:127.0.0.1:$turn_port?transport=tcp"
+export STUN_URLS="stun:127.0.0.1:$turn_port"
+
 start_services "$RUN_DIR" "$LOG_DIR" || exit 1
 start_gateway "$RUN_DIR" "$LOG_DIR" "$GATEWAY_PORT" || exit 1
 log "loading the demo data"
@@ -87,6 +109,7 @@ cat <<EOF
 $demo_info
     Logs           $rel_dir/logs/*.log
     Data           $rel_dir/ (PostgreSQL on 127.0.0.1:$pg_port, Redis on 127.0.0.1:$redis_port)
+    TURN           coturn on 127.0.0.1:$turn_port (ICE servers: GET $GATEWAY_URL/v1/ice-servers)
 
   Ctrl-C stops everything.
 
@@ -104,6 +127,11 @@ while :; do
   if ! proc_alive "$(postgres_pid "$RUN_DIR/postgres" || true)"; then
     echo "error: PostgreSQL exited unexpectedly" >&2
     show_log_tail postgres "$LOG_DIR/postgres.log"
+    exit 1
+  fi
+  if ! coturn_pid "$RUN_DIR/coturn" >/dev/null; then
+    echo "error: coturn exited unexpectedly" >&2
+    show_log_tail coturn "$LOG_DIR/coturn.log"
     exit 1
   fi
   if ! proc_alive "$(redis_pid "$RUN_DIR/redis" || true)"; then

@@ -67,6 +67,8 @@ constexpr char kSetOnline[] = "set_online";
 constexpr char kReadEvents[] = "read_events";
 constexpr char kReadAudit[] = "read_audit";
 constexpr char kInterviewFinished[] = "interview_finished";
+constexpr char kSetSecondDevice[] = "set_second_device";
+constexpr char kSecondDevices[] = "second_devices";
 
 std::vector<PgStatement> Statements() {
   return {
@@ -179,6 +181,12 @@ std::vector<PgStatement> Statements() {
       {kInterviewFinished,
        "SELECT EXISTS (SELECT 1 FROM assignments a JOIN rooms r ON r.id = a.room_id "
        "WHERE r.exam_id = $1 AND a.account_id = $2 AND a.status = 'FINISHED')"},
+      {kSetSecondDevice,
+       "UPDATE assignments SET second_device = $3, updated_at = now() WHERE room_id = $1::uuid "
+       "AND account_id = $2 AND second_device <> $3 RETURNING sequence"},
+      {kSecondDevices,
+       "SELECT account_id, second_device FROM assignments WHERE room_id = $1::uuid AND "
+       "account_id IS NOT NULL AND second_device <> 'NONE'"},
   };
 }
 
@@ -787,6 +795,43 @@ absl::StatusOr<ChangeResult> PgWaitingRoomStore::SetOnline(const std::string& ro
     change.Emit(MakeEvent(online ? v1::Event::CANDIDATE_ONLINE : v1::Event::CANDIDATE_OFFLINE,
                           v1::EXAMINERS, rows[0][0].as<int32_t>(), "", account_id));
     return change.Finish();
+  });
+}
+
+absl::StatusOr<ChangeResult> PgWaitingRoomStore::SetSecondDevice(const std::string& room_id,
+                                                                 const std::string& account_id,
+                                                                 const std::string& state) {
+  if (!IsUuid(room_id)) return RoomNotFound();
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<ChangeResult> {
+    RoomChange change(tx, room_id);
+    if (!change.Lock()) return RoomNotFound();
+    if (!Find(tx, room_id, account_id)) return CandidateNotFound();
+    auto rows = tx.exec_prepared(kSetSecondDevice, room_id, account_id, state);
+    if (rows.empty()) return ChangeResult{};  // Already so: nothing to record.
+    if (state == "LOST") {
+      v1::Event e = MakeEvent(v1::Event::PROCTOR_EVENT, v1::EXAMINERS, rows[0][0].as<int32_t>(),
+                              "", account_id);
+      e.set_proctor_type(v1::SECOND_DEVICE_LOST);
+      const v1::Event& stored = change.Emit(std::move(e));
+      int64_t at_us = stored.at().seconds() * 1000000 + stored.at().nanos() / 1000;
+      tx.exec_prepared(kInsertProctor, room_id, account_id,
+                       static_cast<int>(v1::SECOND_DEVICE_LOST), at_us);
+    }
+    change.Audit("media-signaling", "SECOND_DEVICE", account_id, "state=" + state);
+    return change.Finish();
+  });
+}
+
+absl::StatusOr<std::map<std::string, std::string>> PgWaitingRoomStore::SecondDevices(
+    const std::string& room_id) {
+  if (!IsUuid(room_id)) return RoomNotFound();
+  return pool_.Read([&](pqxx::transaction_base& tx)
+                        -> absl::StatusOr<std::map<std::string, std::string>> {
+    std::map<std::string, std::string> out;
+    for (const auto& r : tx.exec_prepared(kSecondDevices, room_id)) {
+      out[r[0].as<std::string>()] = r[1].as<std::string>();
+    }
+    return out;
   });
 }
 

@@ -35,6 +35,11 @@ class PgWaitingRoomStore final : public WaitingRoomStore {
                                                   v1::ProctorEventType type) override;
   absl::StatusOr<ChangeResult> SetOnline(const std::string& room_id, const std::string& account_id,
                                          bool online) override;
+  absl::StatusOr<ChangeResult> SetSecondDevice(const std::string& room_id,
+                                               const std::string& account_id,
+                                               const std::string& state) override;
+  absl::StatusOr<std::map<std::string, std::string>> SecondDevices(
+      const std::string& room_id) override;
   absl::StatusOr<RoomSnapshot> Snapshot(const std::string& room_id) override;
   absl::StatusOr<std::vector<v1::Event>> ReadEvents(const std::string& room_id, int64_t after,
                                                     int limit) override;

@@ -491,6 +491,13 @@ absl::Status WaitingRoomLogic::RecordProctorEvent(const Caller& caller, const Ca
   }
   ASSIGN_OR_RETURN(RoomRow room, Room(req.room_id()));
   ASSIGN_OR_RETURN(AssignmentRow a, CandidateIn(caller, call, room));
+  if (req.type() == v1::SCREEN_SHARE_STARTED || req.type() == v1::SCREEN_SHARE_STOPPED) {
+    ASSIGN_OR_RETURN(auto exam, enrollment_->GetExam(call, room.exam_id));
+    if (!exam.screen_share_allowed()) {  // R20: only in rooms that allow it.
+      return Denied("SCREEN_SHARE_NOT_ALLOWED", "this exam does not allow screen sharing",
+                    {{"roomId", room.id}});
+    }
+  }
   ASSIGN_OR_RETURN(ChangeResult change,
                    store_->RecordProctorEvent(room.id, caller.account_id, req.type()));
   Publish(change);
@@ -545,6 +552,7 @@ absl::StatusOr<v1::ListRoomCandidatesResponse> WaitingRoomLogic::ListRoomCandida
     auto exam = enrollment_->GetExam(call, room.exam_id);
     if (exam.ok()) materials_required = exam->materials_required();
   }
+  ASSIGN_OR_RETURN(auto second_devices, store_->SecondDevices(room.id));
   v1::ListRoomCandidatesResponse resp;
   resp.set_last_event_id(snap.last_event_id);
   for (const auto& c : snap.candidates) {
@@ -555,7 +563,8 @@ absl::StatusOr<v1::ListRoomCandidatesResponse> WaitingRoomLogic::ListRoomCandida
     r->set_status(c.status);
     r->set_id_number_masked(c.id_number_masked);
     r->set_online(!c.account_id.empty() && online.count(c.account_id) > 0);
-    r->set_second_device("NONE");
+    auto device = second_devices.find(c.account_id);
+    r->set_second_device(device == second_devices.end() ? "NONE" : device->second);
     std::string materials = "UNKNOWN";
     if (materials_ != nullptr && !materials_required) {
       materials = "NOT_REQUIRED";
@@ -715,6 +724,56 @@ void WaitingRoomLogic::SweepPresence() {
       presence_rooms_.erase(room);
     }
   }
+}
+
+// ------------------------------------------------------------------- media signaling
+
+absl::StatusOr<v1::MediaContext> WaitingRoomLogic::GetMediaContext(
+    const CallContext& call, const v1::GetMediaContextRequest& req) {
+  ASSIGN_OR_RETURN(RoomRow room, Room(req.room_id()));
+  ASSIGN_OR_RETURN(auto exam, enrollment_->GetExam(call, room.exam_id));
+  v1::MediaContext out;
+  out.set_room_id(room.id);
+  out.set_exam_id(room.exam_id);
+  out.set_school_id(room.school_id);
+  for (const auto& e : room.examiner_ids) out.add_examiner_ids(e);
+  out.set_dual_camera(exam.mode() == enrollment::v1::DUAL_CAMERA);
+  out.set_screen_share_allowed(exam.screen_share_allowed());
+  out.set_room_closed(absl::Now() >= room.ends_at);
+  // The room's current interview and the candidate's row come from PostgreSQL, not from
+  // the Redis snapshot: media signaling admits participants on this answer.
+  ASSIGN_OR_RETURN(auto rows, store_->ListAssignments(room.id));
+  for (const auto& a : rows) {
+    if (a.status == v1::INTERVIEWING && !a.interview_id.empty()) {
+      out.set_current_account_id(a.account_id);
+      out.set_current_interview_id(a.interview_id);
+    }
+    if (req.account_id().empty() || a.account_id != req.account_id()) continue;
+    out.set_candidate_name(a.name);
+    out.set_candidate_status(a.status);
+    out.set_entered(a.status == v1::WAITING || a.status == v1::INVITED ||
+                    a.status == v1::INTERVIEWING || a.status == v1::DEFERRED);
+    if (a.status == v1::INTERVIEWING) out.set_interview_id(a.interview_id);
+  }
+  out.set_second_device("NONE");
+  if (!out.candidate_name().empty()) {
+    ASSIGN_OR_RETURN(auto devices, store_->SecondDevices(room.id));
+    auto device = devices.find(req.account_id());
+    if (device != devices.end()) out.set_second_device(device->second);
+  }
+  return out;
+}
+
+absl::Status WaitingRoomLogic::SetSecondDevice(const v1::SetSecondDeviceRequest& req) {
+  if (req.state() != "NONE" && req.state() != "PAIRED" && req.state() != "LOST") {
+    return InvalidField("state", "state must be NONE, PAIRED or LOST");
+  }
+  if (req.account_id().empty()) return InvalidField("account_id", "account_id is required");
+  ASSIGN_OR_RETURN(RoomRow room, Room(req.room_id()));
+  ASSIGN_OR_RETURN(ChangeResult change,
+                   store_->SetSecondDevice(room.id, req.account_id(), req.state()));
+  Publish(change);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<enrollment::v1::CandidateStep> WaitingRoomLogic::GetCandidateStep(

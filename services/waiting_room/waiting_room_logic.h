@@ -118,6 +118,11 @@ class WaitingRoomLogic {
   /// this instance has seen presence in. Run periodically.
   void SweepPresence();
 
+  // Media signaling (internal, no caller).
+  absl::StatusOr<v1::MediaContext> GetMediaContext(const CallContext& call,
+                                                   const v1::GetMediaContextRequest& req);
+  absl::Status SetSecondDevice(const v1::SetSecondDeviceRequest& req);
+
   /// enrollment.v1.JourneyStepSource for ROOM: DONE once the interview has FINISHED.
   absl::StatusOr<enrollment::v1::CandidateStep> GetCandidateStep(
       const enrollment::v1::GetCandidateStepRequest& req);

@@ -269,6 +269,22 @@ WR_UNARY(TouchPresence, TouchPresenceRequest, TouchPresenceResponse,
          logic_->TouchPresence(caller, call, *req))
 #undef WR_UNARY
 
+// Internal, for media signaling (no caller: network policy, like enrollment's internal RPCs).
+grpc::ServerUnaryReactor* WaitingRoomService::GetMediaContext(
+    grpc::CallbackServerContext* ctx, const v1::GetMediaContextRequest* req,
+    v1::MediaContext* resp) {
+  CallContext call = CallContextOf(*ctx);
+  return RunBlocking(ctx, executor_, [this, call, req, resp] {
+    return Into(logic_->GetMediaContext(call, *req), resp);
+  });
+}
+
+grpc::ServerUnaryReactor* WaitingRoomService::SetSecondDevice(
+    grpc::CallbackServerContext* ctx, const v1::SetSecondDeviceRequest* req,
+    v1::SetSecondDeviceResponse*) {
+  return RunBlocking(ctx, executor_, [this, req] { return logic_->SetSecondDevice(*req); });
+}
+
 grpc::ServerUnaryReactor* WaitingRoomService::Action(grpc::CallbackServerContext* ctx,
                                                      const v1::CandidateActionRequest* req,
                                                      v1::CandidateActionResponse* resp,

@@ -126,6 +126,12 @@ class WaitingRoomService final : public v1::WaitingRoom::CallbackService {
   grpc::ServerUnaryReactor* TouchPresence(grpc::CallbackServerContext* ctx,
                                           const v1::TouchPresenceRequest* req,
                                           v1::TouchPresenceResponse* resp) override;
+  grpc::ServerUnaryReactor* GetMediaContext(grpc::CallbackServerContext* ctx,
+                                            const v1::GetMediaContextRequest* req,
+                                            v1::MediaContext* resp) override;
+  grpc::ServerUnaryReactor* SetSecondDevice(grpc::CallbackServerContext* ctx,
+                                            const v1::SetSecondDeviceRequest* req,
+                                            v1::SetSecondDeviceResponse* resp) override;
 
  private:
   template <typename Fn>

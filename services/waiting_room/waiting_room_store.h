@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -115,6 +116,15 @@ class WaitingRoomStore {
   /// when it did not.
   virtual absl::StatusOr<ChangeResult> SetOnline(const std::string& room_id,
                                                  const std::string& account_id, bool online) = 0;
+  /// The candidate's second device: NONE, PAIRED or LOST. A change to LOST appends a
+  /// SECOND_DEVICE_LOST proctoring event for the examiners; no change, no event.
+  /// NOT_FOUND unless the candidate is assigned to the room.
+  virtual absl::StatusOr<ChangeResult> SetSecondDevice(const std::string& room_id,
+                                                       const std::string& account_id,
+                                                       const std::string& state) = 0;
+  /// Second-device state by account, for the candidates that have one other than NONE.
+  virtual absl::StatusOr<std::map<std::string, std::string>> SecondDevices(
+      const std::string& room_id) = 0;
 
   /// The room as of now (for rebuilding Redis).
   virtual absl::StatusOr<RoomSnapshot> Snapshot(const std::string& room_id) = 0;

@@ -229,12 +229,15 @@ Stack::Stack() {
   payment_port_ = PickFreePort();
   materials_port_ = PickFreePort();
   waiting_room_port_ = PickFreePort();
+  media_signaling_port_ = PickFreePort();
   payment_sandbox_key_ = Base64Encode(RandomBytes(32));
   materials_blob_dir_ = dir_ + "/materials-blobs";
   StartEnrollment();
   StartPayment();
   StartMaterials();
   StartWaitingRoom();
+  StartCoturn();
+  StartMediaSignaling();
 
   std::string gw_log = dir_ + "/gateway.log";
   gateway_ = std::make_unique<Process>(build + "/gateway/gateway",
@@ -264,19 +267,24 @@ std::vector<std::string> Stack::GatewayArgs(const std::string& port_file) const 
           "--enrollment_addr=127.0.0.1:" + std::to_string(enrollment_port_),
           "--payment_addr=127.0.0.1:" + std::to_string(payment_port_),
           "--materials_addr=127.0.0.1:" + std::to_string(materials_port_),
-          "--waiting_room_addr=127.0.0.1:" + std::to_string(waiting_room_port_)};
+          "--waiting_room_addr=127.0.0.1:" + std::to_string(waiting_room_port_),
+          "--media_signaling_addr=127.0.0.1:" + std::to_string(media_signaling_port_)};
 }
 
 void Stack::Shutdown() {
   for (auto& g : extra_gateways_) g->Stop();
   extra_gateways_.clear();
   if (gateway_) gateway_->Stop();
+  if (media_signaling_) media_signaling_->Stop();
+  if (coturn_) coturn_->Stop();
   if (waiting_room_) waiting_room_->Stop();
   if (materials_) materials_->Stop();
   if (payment_) payment_->Stop();
   if (enrollment_) enrollment_->Stop();
   if (identity_) identity_->Stop();
   gateway_.reset();
+  media_signaling_.reset();
+  coturn_.reset();
   waiting_room_.reset();
   materials_.reset();
   payment_.reset();
@@ -662,6 +670,66 @@ void Stack::StartWaitingRoom() {
 void Stack::KillAndRestartWaitingRoom() {
   Kill(waiting_room_, "waiting-room");
   StartWaitingRoom();
+}
+
+// ---- coturn and media-signaling-service (started by the Stack after waiting-room).
+
+void Stack::StartCoturn() {
+  const std::string binary = "/usr/bin/turnserver";
+  if (access(binary.c_str(), X_OK) != 0) {
+    std::cerr << "FATAL: " << binary << " not found (Debian package coturn; "
+              << "deploy/local/install-deps.sh installs it)\n";
+    std::exit(1);
+  }
+  turn_port_ = PickFreePort();
+  turn_secret_ = HexEncode(RandomBytes(16));
+  // Relay ports from a range of its own per stack. Chromium allocates one relay per TURN URL
+  // and local address (up to 4 per peer connection), so a browser test needs dozens.
+  int relay_min = 40000 + (turn_port_ % 200) * 100;
+  std::string log = dir_ + "/coturn.log";
+  coturn_ = std::make_unique<Process>(
+      binary,
+      std::vector<std::string>{
+          "-n", "--listening-ip=127.0.0.1", "--listening-port=" + std::to_string(turn_port_),
+          "--relay-ip=127.0.0.1", "--min-port=" + std::to_string(relay_min),
+          "--max-port=" + std::to_string(relay_min + 99), "--use-auth-secret",
+          "--static-auth-secret=" + turn_secret_, "--realm=admissions.local", "--no-tls",
+          "--no-dtls", "--no-cli", "--fingerprint",
+          // Test-only: both peers are on loopback. Production must not allow it.
+          "--allow-loopback-peers", "--no-multicast-peers", "--userdb=" + dir_ + "/turndb", "--log-file=stdout",
+          "--simple-log", "--verbose",
+          "--pidfile=" + dir_ + "/coturn.pid"},
+      std::map<std::string, std::string>{}, log);
+  bool listening = PollUntil(10, [&] {  // Its TCP listener accepts: ready.
+    boost::asio::io_context ioc;
+    tcp::socket socket(ioc);
+    beast::error_code ec;
+    socket.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), turn_port_), ec);
+    return !ec;
+  });
+  if (!listening || !coturn_->Running()) {
+    std::cerr << "FATAL: coturn did not start; see " << log << "\n";
+    std::exit(1);
+  }
+}
+
+void Stack::StartMediaSignaling() {
+  std::map<std::string, std::string> env = env_;
+  env["WAITING_ROOM_ADDR"] = "127.0.0.1:" + std::to_string(waiting_room_port_);
+  env["TURN_SECRET"] = turn_secret_;
+  std::string turn = "turn:127.0.0.1:" + std::to_string(turn_port_);
+  env["TURN_URLS"] = turn + "?transport=udp," + turn + "?transport=tcp";
+  env["STUN_URLS"] = "stun:127.0.0.1:" + std::to_string(turn_port_);
+  // A short grace, so that a test sees a vanished participant leave within seconds.
+  env["MEDIA_GRACE_SECONDS"] = "4";
+  media_signaling_ =
+      StartOnPort("media-signaling", "services/media_signaling/media-signaling-service",
+                  media_signaling_port_, env);
+}
+
+void Stack::KillAndRestartMediaSignaling() {
+  Kill(media_signaling_, "media-signaling");
+  StartMediaSignaling();
 }
 
 HttpResponse CallExpectingEarlyAnswer(Stack& s, const std::string& method,

@@ -103,6 +103,13 @@ class Stack {
   int waiting_room_port() const { return waiting_room_port_; }
   /// Kills waiting-room-service with SIGKILL and starts it again on the same port.
   void KillAndRestartWaitingRoom();
+  /// media-signaling-service's gRPC port.
+  int media_signaling_port() const { return media_signaling_port_; }
+  /// Kills media-signaling-service with SIGKILL and starts it again on the same port.
+  void KillAndRestartMediaSignaling();
+  /// The stack's coturn (TURN REST credentials with turn_secret()), on 127.0.0.1.
+  int turn_port() const { return turn_port_; }
+  const std::string& turn_secret() const { return turn_secret_; }
   std::string tmp_dir() const { return dir_; }
   /// One SQL statement on the test database; returns the first column of the first row.
   std::string Sql(const std::string& sql);
@@ -144,6 +151,14 @@ class Stack {
   void StartWaitingRoom();
   int waiting_room_port_ = 0;
   std::unique_ptr<Process> waiting_room_;
+  // media-signaling-service, started after waiting-room; coturn before it.
+  void StartCoturn();
+  void StartMediaSignaling();
+  int media_signaling_port_ = 0;
+  int turn_port_ = 0;
+  std::string turn_secret_;
+  std::unique_ptr<Process> media_signaling_, coturn_;
+
   std::vector<std::string> GatewayArgs(const std::string& port_file) const;
   // Starts BINARY (under the build directory) as NAME with its gRPC server on `port` and
   // waits for its port file.

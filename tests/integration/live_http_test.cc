@@ -6,151 +6,24 @@
 
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "boost/asio/connect.hpp"
-#include "boost/asio/io_context.hpp"
-#include "boost/asio/ip/tcp.hpp"
-#include "boost/beast/core.hpp"
-#include "boost/beast/websocket.hpp"
 #include "common/crypto.h"
 #include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "integration/harness.h"
+#include "integration/live_client.h"
 
 namespace admissions::testing {
 namespace {
-
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
-using tcp = net::ip::tcp;
 
 const std::string kHeader = "name,idType,idNumber,gender,major,direction\n";
 
 std::string Rfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
 }
-
-google::protobuf::Struct ParseJson(const std::string& text) {
-  google::protobuf::Struct out;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(text, &out).ok()) << text;
-  return out;
-}
-
-std::string Str(const google::protobuf::Struct& s, const std::string& key) {
-  auto it = s.fields().find(key);
-  if (it == s.fields().end()) return "";
-  if (it->second.has_string_value()) return it->second.string_value();
-  if (it->second.has_struct_value()) return "";
-  return std::to_string(static_cast<int64_t>(it->second.number_value()));
-}
-
-// One WebSocket client of /v1/live; every wait is bounded.
-class LiveClient {
- public:
-  bool Connect(int port, const std::string& token) {
-    beast::error_code ec;
-    ws_ = std::make_unique<websocket::stream<beast::tcp_stream>>(ioc_);
-    beast::get_lowest_layer(*ws_).connect(
-        tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)), ec);
-    if (ec) return false;
-    ws_->handshake("127.0.0.1:" + std::to_string(port), "/v1/live?access_token=" + token, ec);
-    if (ec) return false;
-    auto ready = Next();
-    return ready && Str(*ready, "type") == "ready";
-  }
-
-  void Subscribe(const std::string& room, int64_t after) {
-    Send(absl::StrCat(R"({"type":"subscribe","roomId":")", room, R"(","after":")", after, R"("})"));
-  }
-
-  void Send(const std::string& text) {
-    beast::error_code ec;
-    ws_->write(net::buffer(text), ec);
-  }
-
-  // The next message, or nullopt on timeout or a closed connection (closed() says which).
-  std::optional<google::protobuf::Struct> Next(absl::Duration timeout = absl::Seconds(5)) {
-    if (closed_) return std::nullopt;
-    std::optional<std::string> text;
-    beast::error_code result;
-    bool done = false;
-    ws_->async_read(buf_, [&](beast::error_code ec, size_t) {
-      done = true;
-      result = ec;
-      if (!ec) text = beast::buffers_to_string(buf_.data());
-      buf_.consume(buf_.size());
-    });
-    ioc_.restart();
-    ioc_.run_for(absl::ToChronoMilliseconds(timeout));
-    if (!done) {
-      beast::get_lowest_layer(*ws_).cancel();
-      ioc_.restart();
-      ioc_.run();
-      return std::nullopt;
-    }
-    if (result) {
-      closed_ = true;
-      close_code_ = ws_->reason().code;
-      return std::nullopt;
-    }
-    return ParseJson(*text);
-  }
-
-  // Reads events until `want` event ids have arrived in total or nothing comes for a while;
-  // records every id. False when the connection closed.
-  bool ReadEvents(size_t want, absl::Duration quiet = absl::Seconds(5)) {
-    while (ids_.size() < want) {
-      auto m = Next(quiet);
-      if (!m) return !closed_;
-      if (Str(*m, "type") != "event") continue;
-      const auto& ev = m->fields().at("event").struct_value();
-      ids_.push_back(std::stoll(Str(ev, "id")));
-      types_.push_back(Str(ev, "type"));
-    }
-    return true;
-  }
-
-  // Reads until the connection closes (the gateway going away), keeping events.
-  void DrainUntilClosed(absl::Duration timeout) {
-    absl::Time until = absl::Now() + timeout;
-    while (!closed_ && absl::Now() < until) {
-      auto m = Next(absl::Seconds(1));
-      if (m && Str(*m, "type") == "event") {
-        const auto& ev = m->fields().at("event").struct_value();
-        ids_.push_back(std::stoll(Str(ev, "id")));
-        types_.push_back(Str(ev, "type"));
-      }
-    }
-  }
-
-  void Reset() {
-    closed_ = false;
-    close_code_ = 0;
-    buf_.consume(buf_.size());
-    ws_.reset();
-  }
-
-  int64_t last_id() const { return ids_.empty() ? 0 : ids_.back(); }
-  const std::vector<int64_t>& ids() const { return ids_; }
-  const std::vector<std::string>& types() const { return types_; }
-  bool closed() const { return closed_; }
-  int close_code() const { return close_code_; }
-
- private:
-  net::io_context ioc_;
-  std::unique_ptr<websocket::stream<beast::tcp_stream>> ws_;
-  beast::flat_buffer buf_;
-  std::vector<int64_t> ids_;
-  std::vector<std::string> types_;
-  bool closed_ = false;
-  int close_code_ = 0;
-};
 
 class LiveHttpTest : public ::testing::Test {
  protected:
