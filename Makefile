@@ -38,6 +38,7 @@ bench:
 	@bash tests/bench/upload_bench.sh
 	@bash tests/bench/live_bench.sh
 	@bash tests/bench/room_bench.sh
+	@bash tests/bench/signal_bench.sh
 
 build:
 	@bash deploy/local/install-deps.sh && source deploy/local/lib.sh && build

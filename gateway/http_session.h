@@ -94,6 +94,8 @@ struct SessionContext {
   LiveHub* live_hub = nullptr;
   LiveTracker* live_tracker = nullptr;
   int waiting_room_upstream = -1;
+  /// The interview's signaling on the live channel; -1 when media-signaling is not configured.
+  int media_signaling_upstream = -1;
   LiveOptions live;
 };
 

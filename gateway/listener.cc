@@ -76,6 +76,11 @@ void Listener::OnAccept(beast::error_code ec, tcp::socket socket) {
     });
     return;
   }
+  // Small frames (a WebSocket signal, an event) go out at once instead of waiting for the
+  // client's delayed ACK (Nagle): up to 40 ms per message otherwise. Bodies are written in
+  // few large writes, so nothing is lost for them.
+  beast::error_code nodelay_ec;
+  socket.set_option(tcp::no_delay(true), nodelay_ec);
   on_accept_(std::move(socket));
   Accept();
 }

@@ -7,7 +7,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "api/v1/annotations.pb.h"
 #include "google/protobuf/struct.pb.h"
+#include "media_signaling/v1/media_signaling.pb.h"
 #include "waiting_room/v1/waiting_room.pb.h"
 
 namespace admissions::gateway {
@@ -27,6 +29,9 @@ inline constexpr std::string_view kAlreadySubscribed = "ALREADY_SUBSCRIBED";
 inline constexpr std::string_view kNotSubscribed = "NOT_SUBSCRIBED";
 inline constexpr std::string_view kTooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS";
 inline constexpr std::string_view kUnavailable = "UNAVAILABLE";
+inline constexpr std::string_view kAlreadyJoined = "ALREADY_JOINED";
+inline constexpr std::string_view kNotJoined = "NOT_JOINED";
+inline constexpr std::string_view kRateLimited = "RATE_LIMITED";
 }  // namespace live_error
 
 /// WebSocket close codes the gateway uses (RFC 6455 section 7.4; 4xxx are the application's).
@@ -41,12 +46,26 @@ inline constexpr uint16_t kForbidden = 4403;        // A candidate gate is not p
 
 /// One client → server message. `type` is kept as sent so that an unknown one can be named.
 struct LiveClientMessage {
-  enum class Type { kAuth, kSubscribe, kUnsubscribe, kPing, kUnknown };
+  enum class Type {
+    kAuth,
+    kSubscribe,
+    kUnsubscribe,
+    kPing,
+    kJoin,
+    kSignal,
+    kLeave,
+    kScreenShare,
+    kIceServers,
+    kUnknown,
+  };
   Type type = Type::kUnknown;
   std::string type_name;
   std::string access_token;  // auth
-  std::string room_id;       // subscribe, unsubscribe
-  int64_t after = 0;         // subscribe
+  std::string room_id;       // subscribe, unsubscribe, join
+  int64_t after = 0;         // subscribe; join's `afterSeq`
+  /// signal: `to`, `kind` and `sdp` or `candidate` (`from` is the service's to set).
+  media_signaling::v1::Signal signal;
+  bool on = false;  // screen-share
   /// The client's `id`, any JSON value: echoed as `ref` in the answer (`id` in a pong).
   std::optional<google::protobuf::Value> id;
 };
@@ -74,6 +93,34 @@ std::string LivePongMessage(const std::optional<google::protobuf::Value>& id);
 std::string LiveErrorMessage(std::string_view code, std::string_view message,
                              std::string_view room_id,
                              const std::optional<google::protobuf::Value>& ref);
+
+/// The error of an upstream refusal: the service's reason and message, and its details
+/// (`"details":{"field":...}`) when it gave any.
+std::string LiveErrorMessage(const api::v1::ErrorInfo& info, std::string_view room_id,
+                             const std::optional<google::protobuf::Value>& ref);
+
+/// The signaling kinds a `signal` carries (media_signaling.proto, Signal).
+inline constexpr std::string_view kSignalKinds[] = {"offer", "answer", "candidate",
+                                                    "end-of-candidates"};
+
+/// `{"type":"joined","ref":...,` and the fields of `joined` as proto JSON `}`.
+absl::StatusOr<std::string> LiveJoinedMessage(const media_signaling::v1::Joined& joined,
+                                              const std::optional<google::protobuf::Value>& ref);
+/// One message of a Connect stream other than `joined`, as the client gets it: `signal`,
+/// `peer-joined`, `peer-left`, `peer-updated`, `session-ended` (each with `"seq":"N"`) or
+/// `replaced`. INVALID_ARGUMENT for a delivery with no body or a `joined` one.
+absl::StatusOr<std::string> LiveDeliveryMessage(const media_signaling::v1::Delivery& delivery);
+/// `{"type":"session-ended","reason":...}` without a seq: the gateway ended the session (its
+/// stream could not be resumed).
+std::string LiveSessionEndedMessage(std::string_view reason);
+/// `{"type":"left","ref":...}`.
+std::string LiveLeftMessage(const std::optional<google::protobuf::Value>& ref);
+/// `{"type":"screen-share","on":...,"ref":...}`.
+std::string LiveScreenShareMessage(bool on, const std::optional<google::protobuf::Value>& ref);
+/// `{"type":"ice-servers","ref":...,"iceServers":[...],"expiresAt":...}`.
+absl::StatusOr<std::string> LiveIceServersMessage(
+    const media_signaling::v1::IceServers& servers,
+    const std::optional<google::protobuf::Value>& ref);
 
 /// `{"type":"event","roomId":...,"event":{...}}` with the event as proto JSON (lowerCamelCase,
 /// enum names, every scalar printed, int64 as strings). Built once per event and shared by

@@ -78,9 +78,15 @@ LiveSession::LiveSession(net::ip::tcp::socket&& socket, const SessionContext* co
       context_(context),
       peer_(std::move(peer)),
       request_id_(std::move(request_id)),
-      start_(std::chrono::steady_clock::now()) {}
+      start_(std::chrono::steady_clock::now()),
+      signal_bucket_(context->live.signal_rate_per_second, context->live.signal_burst) {}
 
 LiveSession::~LiveSession() {
+  // Its events find the session gone: the stream must be let go of here.
+  if (interview_ && interview_->stream) {
+    interview_->stream->Cancel();
+    interview_->stream->Release();
+  }
   // Finish() has not run when the io threads stopped first (shutdown past its grace).
   if (!finished_) context_->metrics->LiveConnections(-1);
   context_->live_tracker->Remove(this);
@@ -92,11 +98,7 @@ void LiveSession::Start(Request request, std::string token) {
   const LiveOptions& options = context_->live;
   // Beast's own timeouts from here on; the HTTP session's would fight them.
   beast::get_lowest_layer(ws_).expires_never();
-  websocket::stream_base::timeout timeout{};
-  timeout.handshake_timeout = options.close_timeout;
-  timeout.idle_timeout = options.idle_timeout;
-  timeout.keep_alive_pings = true;
-  ws_.set_option(timeout);
+  SetIdleTimeout(options.idle_timeout);
   ws_.read_message_max(options.max_message_bytes);
   // Whole messages, and no deflate: the server role then keeps no write buffer.
   ws_.auto_fragment(false);
@@ -213,6 +215,17 @@ void LiveSession::HandleMessage(std::string_view text) {
       return;
     case LiveClientMessage::Type::kPing:
       SendText(LivePongMessage(message.id));
+      return;
+    case LiveClientMessage::Type::kJoin:
+      Join(message);
+      return;
+    case LiveClientMessage::Type::kSignal:
+    case LiveClientMessage::Type::kScreenShare:
+    case LiveClientMessage::Type::kLeave:
+      QueueSignalCall(message);
+      return;
+    case LiveClientMessage::Type::kIceServers:
+      GetIceServers(message);
       return;
     case LiveClientMessage::Type::kUnknown:
       SendError(
@@ -586,10 +599,14 @@ void LiveSession::TouchPresence(const Room& room, bool online) {
 std::shared_ptr<UpstreamCall> LiveSession::NewCall() const {
   auto call = std::make_shared<UpstreamCall>();
   call->context.set_deadline(std::chrono::system_clock::now() + context_->grpc_deadline);
-  if (!authorization_.empty()) call->context.AddMetadata("authorization", authorization_);
-  call->context.AddMetadata("x-request-id", request_id_);
-  if (!peer_.empty()) call->context.AddMetadata("x-forwarded-for", peer_);
+  AddCallMetadata(&call->context);
   return call;
+}
+
+void LiveSession::AddCallMetadata(grpc::ClientContext* context) const {
+  if (!authorization_.empty()) context->AddMetadata("authorization", authorization_);
+  context->AddMetadata("x-request-id", request_id_);
+  if (!peer_.empty()) context->AddMetadata("x-forwarded-for", peer_);
 }
 
 void LiveSession::SendText(std::string text) {
@@ -679,7 +696,9 @@ void LiveSession::SlowConsumer() {
     return room.last_sent;
   };
   std::string reason = "slow consumer: resume with after=";
-  if (rooms_.size() == 1) {
+  if (rooms_.empty()) {
+    reason = "slow consumer";
+  } else if (rooms_.size() == 1) {
     absl::StrAppend(&reason, last_delivered(*rooms_[0]));
   } else {
     for (size_t i = 0; i < rooms_.size(); ++i) {
@@ -703,6 +722,7 @@ void LiveSession::CloseWith(uint16_t code, std::string reason, bool flush) {
   close_code_ = code;
   if (reason.size() > kMaxCloseReason) reason.resize(kMaxCloseReason);
   close_reason_ = std::move(reason);
+  Detach();
   auto rooms = std::move(rooms_);
   rooms_.clear();
   for (const auto& room : rooms) DropRoom(room);
@@ -738,6 +758,7 @@ void LiveSession::Finish() {
   if (finished_) return;
   finished_ = true;
   closing_ = true;
+  Detach();
   auto rooms = std::move(rooms_);
   rooms_.clear();
   for (const auto& room : rooms) DropRoom(room);

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,8 +17,10 @@
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
 #include "boost/beast/websocket.hpp"
+#include "gateway/lingering_stream.h"
 #include "gateway/live_hub.h"
 #include "gateway/live_protocol.h"
+#include "gateway/token_bucket.h"
 #include "gateway/upstreams.h"
 
 namespace admissions::gateway {
@@ -44,6 +47,19 @@ struct LiveOptions {
   size_t max_rooms = 8;
   /// Events per ListEvents page during a catch-up (the service's maximum).
   int page_size = 500;
+  /// Signaling (`signal` and `screen-share` messages) per connection: a token bucket.
+  double signal_rate_per_second = 50;
+  double signal_burst = 200;
+  /// The idle timeout while the connection has joined an interview session: a dead client is
+  /// noticed (and its peers told) soon.
+  std::chrono::milliseconds signal_idle_timeout{15000};
+  /// Relay / SetScreenShare / Leave calls waiting their turn; past it a message is refused.
+  size_t max_queued_signals = 256;
+  /// A broken Connect stream is reopened after this, doubling up to the max, until the
+  /// session's grace period (or resume_give_up when the service named none) has passed.
+  std::chrono::milliseconds resume_min{100};
+  std::chrono::milliseconds resume_max{2000};
+  std::chrono::milliseconds resume_give_up{15000};
 };
 
 /// The open live connections, so that shutdown can close each with 1001.
@@ -70,6 +86,12 @@ class LiveTracker {
 /// when it covers `after`, else from ListEvents pages, then from the hub's live feed
 /// (deduplicated by id), filtered for the subscriber. Presence is touched on subscribe,
 /// every presence_interval, and on unsubscribe and close.
+///
+/// It also carries one interview session's signaling (media_signaling.proto): `join` opens a
+/// Connect stream with the user's token and passes its deliveries on; `signal`, `screen-share`
+/// and `leave` become Relay, SetScreenShare and Leave calls, one at a time in arrival order (so
+/// that signals to a peer keep their order), behind a token bucket. A stream broken by the
+/// service (a restart) is reopened after the last seq sent, unseen by the client.
 ///
 /// Everything runs on the io thread of the socket; hub frames and upstream completions are
 /// posted to it. One write in flight; the outgoing queue is bounded (slow consumers are
@@ -115,6 +137,44 @@ class LiveSession : public LiveSubscriber, public std::enable_shared_from_this<L
     std::optional<Value> ref;
   };
 
+  /// The interview session this connection has joined (at most one at a time).
+  struct Interview {
+    enum class State {
+      kJoining,   // Connect opened; its `joined` not seen yet.
+      kJoined,    // Deliveries flow.
+      kResuming,  // The stream broke; reopened after last_seq (the client is not told).
+      kLeaving,   // `leave` received: Leave waits in the queue; nothing new is accepted.
+    };
+    /// One Relay, SetScreenShare or Leave call waiting its turn.
+    struct Call {
+      LiveClientMessage::Type type = LiveClientMessage::Type::kSignal;
+      media_signaling::v1::Signal signal;
+      bool on = false;
+      std::optional<Value> ref;
+    };
+    State state = State::kJoining;
+    bool active = true;
+    std::string room_id;
+    std::optional<Value> ref;  // The join's `id`.
+    std::string interview_id;
+    std::string peer_id;
+    int64_t epoch = 0;
+    /// The newest seq queued for the client: the resume point, and deliveries at or below it
+    /// are not sent again.
+    int64_t last_seq = 0;
+    std::chrono::seconds grace{0};
+    std::shared_ptr<UpstreamStream> stream;
+    /// The current stream has sent its `joined`.
+    bool stream_joined = false;
+    /// Names `stream` in its events (a stream of an earlier attempt may still report).
+    uint64_t stream_id = 0;
+    std::chrono::milliseconds backoff{0};
+    std::chrono::steady_clock::time_point give_up_at;
+    std::unique_ptr<boost::asio::steady_timer> retry;
+    std::deque<Call> calls;
+    bool call_in_flight = false;
+  };
+
   /// A message waiting to be written.
   struct Out {
     std::shared_ptr<const std::string> text;
@@ -149,6 +209,30 @@ class LiveSession : public LiveSubscriber, public std::enable_shared_from_this<L
   std::shared_ptr<Room> FindRoom(std::string_view room_id) const;
   void TouchPresence(const Room& room, bool online);
   std::shared_ptr<UpstreamCall> NewCall() const;
+  /// Sets the authorization, request id and client address of an upstream call.
+  void AddCallMetadata(grpc::ClientContext* context) const;
+
+  // Signaling (live_session_signal.cc).
+  void Join(const LiveClientMessage& message);
+  void OpenConnect(const std::shared_ptr<Interview>& interview);
+  void OnConnectEvent(const std::shared_ptr<Interview>& interview, uint64_t stream_id,
+                      UpstreamStream::Event event, bool ok, const grpc::Status& status);
+  void OnDelivery(const std::shared_ptr<Interview>& interview);
+  void OnConnectDone(const std::shared_ptr<Interview>& interview, const grpc::Status& status);
+  void ScheduleResume(const std::shared_ptr<Interview>& interview);
+  /// `signal`, `screen-share` or `leave`: throttled, then queued for its call.
+  void QueueSignalCall(const LiveClientMessage& message);
+  void PumpSignalCalls(const std::shared_ptr<Interview>& interview);
+  void OnSignalCallDone(const std::shared_ptr<Interview>& interview, const Interview::Call& call,
+                        const grpc::Status& status);
+  void GetIceServers(const LiveClientMessage& message);
+  /// Ends the session on this connection: cancels its stream (the service then counts the
+  /// participant's grace period) and its queued calls; the idle timeout is restored.
+  void Detach();
+  /// Sets Beast's timeouts with `idle` as the idle timeout (pings at half).
+  void SetIdleTimeout(std::chrono::milliseconds idle);
+  void SendUpstreamError(int upstream, const grpc::Status& status, std::string_view room_id,
+                         const std::optional<Value>& ref);
 
   void SendText(std::string text);
   void SendError(std::string_view code, std::string_view message, std::string_view room_id,
@@ -168,7 +252,7 @@ class LiveSession : public LiveSubscriber, public std::enable_shared_from_this<L
   /// The connection is over: rooms left, accounting done, socket closed.
   void Finish();
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::websocket::stream<LingeringTcpStream> ws_;
   boost::beast::flat_buffer buffer_;
   boost::asio::steady_timer timer_;
   const SessionContext* context_;
@@ -188,6 +272,8 @@ class LiveSession : public LiveSubscriber, public std::enable_shared_from_this<L
   std::string authorization_;
 
   std::vector<std::shared_ptr<Room>> rooms_;
+  std::shared_ptr<Interview> interview_;
+  TokenBucket signal_bucket_;
   std::vector<Out> out_;
   size_t out_head_ = 0;
   size_t queued_bytes_ = 0;

@@ -75,6 +75,15 @@ int main(int argc, char** argv) {
   int64_t live_linger =
       config.Int("live_hub_linger_ms", "GATEWAY_LIVE_HUB_LINGER_MS", 5000,
                  "/v1/live: a room's stream outlives its last subscriber by this");
+  int64_t live_signal_rate =
+      config.Int("live_signal_rate_per_second", "GATEWAY_LIVE_SIGNAL_RATE_PER_SECOND", 50,
+                 "/v1/live: signal and screen-share messages per second per connection");
+  int64_t live_signal_burst =
+      config.Int("live_signal_burst", "GATEWAY_LIVE_SIGNAL_BURST", 200,
+                 "/v1/live: signal and screen-share messages a connection may send at once");
+  int64_t live_signal_idle =
+      config.Int("live_signal_idle_timeout_ms", "GATEWAY_LIVE_SIGNAL_IDLE_TIMEOUT_MS", 15000,
+                 "/v1/live: the idle timeout while in an interview session (pinged at half)");
   for (const auto& service : admissions::gateway::kServices) {
     options.upstream_addresses[std::string(service.name)] =
         config.String(std::string(service.flag), std::string(service.env), "",
@@ -94,7 +103,8 @@ int main(int argc, char** argv) {
   }
   if (live_auth <= 0 || live_idle <= 0 || live_presence <= 0 || live_close <= 0 ||
       live_message <= 0 || live_queue_messages <= 0 || live_queue_bytes <= 0 || live_rooms <= 0 ||
-      live_ring <= 0 || live_linger < 0) {
+      live_ring <= 0 || live_linger < 0 || live_signal_rate <= 0 || live_signal_burst <= 0 ||
+      live_signal_idle <= 0) {
     return Fail("bad_configuration", "live_* settings must be positive");
   }
   options.live.auth_timeout = std::chrono::milliseconds(live_auth);
@@ -107,6 +117,9 @@ int main(int argc, char** argv) {
   options.live.max_rooms = static_cast<size_t>(live_rooms);
   options.live_hub.ring_events = static_cast<size_t>(live_ring);
   options.live_hub.linger = std::chrono::milliseconds(live_linger);
+  options.live.signal_rate_per_second = static_cast<double>(live_signal_rate);
+  options.live.signal_burst = static_cast<double>(live_signal_burst);
+  options.live.signal_idle_timeout = std::chrono::milliseconds(live_signal_idle);
   if (public_keys.empty()) return Fail("bad_configuration", "--token_public_keys is required");
   options.port = static_cast<uint16_t>(port);
   options.max_body_bytes = static_cast<uint64_t>(max_body);

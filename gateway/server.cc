@@ -48,7 +48,10 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
       live.presence_interval.count() <= 0 || live.close_timeout.count() <= 0 ||
       live.max_message_bytes == 0 || live.max_queued_messages == 0 || live.max_queued_bytes == 0 ||
       live.max_rooms == 0 || live.page_size <= 0 || options.live_hub.ring_events == 0 ||
-      options.live_hub.linger.count() < 0) {
+      options.live_hub.linger.count() < 0 || !(live.signal_rate_per_second > 0) ||
+      !(live.signal_burst >= 1) || live.signal_idle_timeout.count() <= 0 ||
+      live.max_queued_signals == 0 || live.resume_min.count() <= 0 ||
+      live.resume_max < live.resume_min || live.resume_give_up.count() <= 0) {
     return absl::InvalidArgumentError("live_* settings must be positive");
   }
   if (options.threads <= 0) {
@@ -62,6 +65,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
   std::vector<ServiceBinding> bindings;
   int identity_upstream = -1;
   int waiting_room_upstream = -1;
+  int media_signaling_upstream = -1;
   for (const ServiceInfo& info : kServices) {
     auto it = options.upstream_addresses.find(std::string(info.name));
     if (it == options.upstream_addresses.end() || it->second.empty()) continue;
@@ -73,6 +77,9 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
     }
     if (info.name == "identity") identity_upstream = static_cast<int>(configs.size());
     if (info.name == "waiting_room") waiting_room_upstream = static_cast<int>(configs.size());
+    if (info.name == "media_signaling") {
+      media_signaling_upstream = static_cast<int>(configs.size());
+    }
     bindings.push_back({service, static_cast<int>(configs.size())});
     configs.push_back({std::string(info.name), it->second});
   }
@@ -115,6 +122,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options,
   context.live_tracker = &gateway->live_tracker_;
   context.live = o.live;
   context.waiting_room_upstream = waiting_room_upstream;
+  context.media_signaling_upstream = media_signaling_upstream;
   if (waiting_room_upstream >= 0) {
     LiveHubOptions hub_options = o.live_hub;
     hub_options.upstream = waiting_room_upstream;
