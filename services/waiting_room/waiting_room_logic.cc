@@ -729,8 +729,17 @@ void WaitingRoomLogic::SweepPresence() {
 // ------------------------------------------------------------------- media signaling
 
 absl::StatusOr<v1::MediaContext> WaitingRoomLogic::GetMediaContext(
-    const CallContext& call, const v1::GetMediaContextRequest& req) {
+    const CallContext& call, const v1::GetMediaContextRequest& req, const Caller* caller) {
   ASSIGN_OR_RETURN(RoomRow room, Room(req.room_id()));
+  if (caller != nullptr && caller->account_id == req.account_id() && IsCandidateOnly(*caller)) {
+    ASSIGN_OR_RETURN(auto a, store_->FindAssignment(room.id, caller->account_id));
+    if (!a) {
+      auto bound = BindCandidate(*caller, call, room.exam_id);
+      if (!bound.ok()) {  // Answered as unassigned; the candidate's own calls will bind.
+        Log(LogLevel::kWarn, "media_context_bind_failed", {{"error", bound.message()}});
+      }
+    }
+  }
   ASSIGN_OR_RETURN(auto exam, enrollment_->GetExam(call, room.exam_id));
   v1::MediaContext out;
   out.set_room_id(room.id);

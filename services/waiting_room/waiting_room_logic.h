@@ -119,8 +119,11 @@ class WaitingRoomLogic {
   void SweepPresence();
 
   // Media signaling (internal, no caller).
+  /// `caller` (may be null): the candidate the request is about, from a forwarded token;
+  /// their assignments of the room's exam are bound first, as on their own calls.
   absl::StatusOr<v1::MediaContext> GetMediaContext(const CallContext& call,
-                                                   const v1::GetMediaContextRequest& req);
+                                                   const v1::GetMediaContextRequest& req,
+                                                   const Caller* caller = nullptr);
   absl::Status SetSecondDevice(const v1::SetSecondDeviceRequest& req);
 
   /// enrollment.v1.JourneyStepSource for ROOM: DONE once the interview has FINISHED.

@@ -270,18 +270,25 @@ WR_UNARY(TouchPresence, TouchPresenceRequest, TouchPresenceResponse,
 #undef WR_UNARY
 
 // Internal, for media signaling (no caller: network policy, like enrollment's internal RPCs).
-grpc::ServerUnaryReactor* WaitingRoomService::GetMediaContext(
-    grpc::CallbackServerContext* ctx, const v1::GetMediaContextRequest* req,
-    v1::MediaContext* resp) {
+grpc::ServerUnaryReactor* WaitingRoomService::GetMediaContext(grpc::CallbackServerContext* ctx,
+                                                              const v1::GetMediaContextRequest* req,
+                                                              v1::MediaContext* resp) {
   CallContext call = CallContextOf(*ctx);
-  return RunBlocking(ctx, executor_, [this, call, req, resp] {
-    return Into(logic_->GetMediaContext(call, *req), resp);
+  // A forwarded token is optional here (an internal call); a valid one lets the candidate's
+  // assignment be bound.
+  std::optional<Caller> caller;
+  if (!call.authorization.empty()) {
+    auto who = auth_->Authenticate(*ctx);
+    if (who.ok()) caller = *std::move(who);
+  }
+  return RunBlocking(ctx, executor_, [this, call, req, resp, caller] {
+    return Into(logic_->GetMediaContext(call, *req, caller ? &*caller : nullptr), resp);
   });
 }
 
-grpc::ServerUnaryReactor* WaitingRoomService::SetSecondDevice(
-    grpc::CallbackServerContext* ctx, const v1::SetSecondDeviceRequest* req,
-    v1::SetSecondDeviceResponse*) {
+grpc::ServerUnaryReactor* WaitingRoomService::SetSecondDevice(grpc::CallbackServerContext* ctx,
+                                                              const v1::SetSecondDeviceRequest* req,
+                                                              v1::SetSecondDeviceResponse*) {
   return RunBlocking(ctx, executor_, [this, req] { return logic_->SetSecondDevice(*req); });
 }
 
