@@ -32,6 +32,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "bench_stats.h"
 #include "boost/asio/connect.hpp"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
@@ -198,12 +199,7 @@ int Post(const Options& opt, const std::string& target, const std::string& body)
   return res.result_int();
 }
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * (v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
+using admissions::bench::Percentile;
 
 // PUBLISH → SUBSCRIBE round trips on the same Redis, `n` times, in milliseconds.
 std::vector<double> RedisRoundTrips(const Options& opt, int n) {

@@ -51,6 +51,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "bench_stats.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
@@ -406,12 +407,7 @@ struct CpuWatch {
   }
 };
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * (v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
+using admissions::bench::Percentile;
 
 void PrintLatencies(const std::string& prefix, const std::vector<double>& v) {
   std::cout << prefix << "_p50_ms " << Percentile(v, 0.5) << "\n"

@@ -41,19 +41,9 @@ class PairingHttpTest : public ::testing::Test {
     return Login(s, c.c.phone, c.c.password).first;
   }
   std::string SecondDevice(const RoomWorld& w, const std::string& account) {
-    auto r = s.Call("GET", "/v1/examiner/rooms/" + w.room + "/candidates", "",
-                    Bearer(w.examiner_tokens[0]));
-    EXPECT_EQ(r.status, 200) << r.body;
-    const auto* list = r.Find("candidates");
-    if (list == nullptr) return "";
-    for (const auto& c : list->list_value().values()) {
-      const auto& f = c.struct_value().fields();
-      if (f.at("accountId").string_value() == account) {
-        return f.at("secondDevice").string_value();
-      }
-    }
-    return "";
+    return SecondDeviceState(s, w, account);
   }
+
   std::unique_ptr<LiveClient> Open(const std::string& token, int port = 0) {
     auto client = std::make_unique<LiveClient>();
     EXPECT_TRUE(client->Connect(port == 0 ? s.gateway_port() : port, token));

@@ -23,9 +23,8 @@ std::string CreateStaff(Stack& s, const std::string& school, const std::string& 
                         const std::string& by, std::string* id) {
   std::string login = "staff-" + HexEncode(RandomBytes(5));
   auto r = s.Call("POST", "/v1/admin/staff",
-                  absl::StrCat(R"({"schoolId":")", school, R"(","role":")", role,
-                               R"(","login":")", login,
-                               R"(","password":"staff-pass-1","name":"考官"})"),
+                  absl::StrCat(R"({"schoolId":")", school, R"(","role":")", role, R"(","login":")",
+                               login, R"(","password":"staff-pass-1","name":"考官"})"),
                   Bearer(by));
   EXPECT_EQ(r.status, 201) << r.body;
   if (id != nullptr) *id = r.Str("accountId");
@@ -37,8 +36,8 @@ namespace {
 void CompleteJourney(Stack& s, const std::string& exam, const std::string& token) {
   auto n = s.Call("GET", "/v1/notice", "", Bearer(token));
   ASSERT_EQ(n.status, 200) << n.body;
-  auto r = s.Call("POST", "/v1/notice:read", R"({"version":)" + n.Str("version") + "}",
-                  Bearer(token));
+  auto r =
+      s.Call("POST", "/v1/notice:read", R"({"version":)" + n.Str("version") + "}", Bearer(token));
   ASSERT_EQ(r.status, 204) << r.body;
   r = s.Call("POST", "/v1/exams/" + exam + "/admission:confirm", "", Bearer(token));
   ASSERT_EQ(r.status, 204) << r.body;
@@ -54,10 +53,10 @@ void CompleteJourney(Stack& s, const std::string& exam, const std::string& token
 RoomWorld MakeRoomWorld(Stack& s, const RoomWorldOptions& options) {
   RoomWorld w;
   std::string op = OperatorToken(s);
-  auto school = s.Call("POST", "/v1/admin/schools",
-                       absl::StrCat(R"({"code":"M)", HexEncode(RandomBytes(4)),
-                                    R"(","name":"面试大学"})"),
-                       Bearer(op));
+  auto school =
+      s.Call("POST", "/v1/admin/schools",
+             absl::StrCat(R"({"code":"M)", HexEncode(RandomBytes(4)), R"(","name":"面试大学"})"),
+             Bearer(op));
   EXPECT_EQ(school.status, 201) << school.body;
   w.school = school.Str("schoolId");
   auto exam = s.Call(
@@ -90,9 +89,8 @@ RoomWorld MakeRoomWorld(Stack& s, const RoomWorldOptions& options) {
   }
   auto room = s.Call(
       "POST", "/v1/admin/exams/" + w.exam + "/rooms",
-      absl::StrCat(R"({"name":"第一考场","startsAt":")", Rfc3339(absl::Now()),
-                   R"(","endsAt":")", Rfc3339(absl::Now() + absl::Hours(3)),
-                   R"(","examinerIds":[)", ids, "]}"),
+      absl::StrCat(R"({"name":"第一考场","startsAt":")", Rfc3339(absl::Now()), R"(","endsAt":")",
+                   Rfc3339(absl::Now() + absl::Hours(3)), R"(","examinerIds":[)", ids, "]}"),
       Bearer(w.admin_token));
   EXPECT_EQ(room.status, 201) << room.body;
   w.room = room.Str("roomId");
@@ -107,8 +105,8 @@ RoomWorld MakeRoomWorld(Stack& s, const RoomWorldOptions& options) {
 }
 
 void EnterRoom(Stack& s, const RoomWorld& w, const ReadyCandidate& c) {
-  auto v = s.Call("POST", "/v1/verifications",
-                  R"({"purpose":"ROOM","roomId":")" + w.room + "\"}", Bearer(c.token));
+  auto v = s.Call("POST", "/v1/verifications", R"({"purpose":"ROOM","roomId":")" + w.room + "\"}",
+                  Bearer(c.token));
   ASSERT_EQ(v.status, 201) << v.body;
   auto scan = s.Call("POST", "/v1/verifications:scan",
                      R"({"qrPayload":")" + v.Str("qrPayload") + "\"}", Bearer(c.token));
@@ -117,8 +115,7 @@ void EnterRoom(Stack& s, const RoomWorld& w, const ReadyCandidate& c) {
                      R"({"passed":true})");
   ASSERT_EQ(done.status, 200) << done.body;
   auto enter = s.Call("POST", "/v1/rooms/" + w.room + ":enter",
-                      R"({"verificationId":")" + v.Str("verificationId") + "\"}",
-                      Bearer(c.token));
+                      R"({"verificationId":")" + v.Str("verificationId") + "\"}", Bearer(c.token));
   ASSERT_EQ(enter.status, 200) << enter.body;
 }
 
@@ -132,10 +129,26 @@ HttpResponse ExaminerAct(Stack& s, const RoomWorld& w, const ReadyCandidate& c,
 std::string StartInterview(Stack& s, const RoomWorld& w, const ReadyCandidate& c, int examiner) {
   auto invite = ExaminerAct(s, w, c, "invite", examiner);
   EXPECT_EQ(invite.status, 200) << invite.body;
-  auto accept =
-      s.Call("POST", "/v1/rooms/" + w.room + "/invitation:accept", "", Bearer(c.token));
+  auto accept = s.Call("POST", "/v1/rooms/" + w.room + "/invitation:accept", "", Bearer(c.token));
   EXPECT_EQ(accept.status, 200) << accept.body;
   return accept.Str("interviewId");
+}
+
+std::string SecondDeviceState(Stack& s, const RoomWorld& w, const std::string& account_id) {
+  auto r = s.Call("GET", "/v1/examiner/rooms/" + w.room + "/candidates", "",
+                  Bearer(w.examiner_tokens.at(0)));
+  EXPECT_EQ(r.status, 200) << r.body;
+  const auto* list = r.Find("candidates");
+  if (list == nullptr) return "";
+  for (const auto& c : list->list_value().values()) {
+    const auto& f = c.struct_value().fields();
+    auto id = f.find("accountId");
+    auto device = f.find("secondDevice");
+    if (id != f.end() && device != f.end() && id->second.string_value() == account_id) {
+      return device->second.string_value();
+    }
+  }
+  return "";
 }
 
 }  // namespace admissions::testing

@@ -45,11 +45,13 @@ void EnterRoom(Stack& s, const RoomWorld& w, const ReadyCandidate& c);
 
 /// Examiner `examiner` invites the candidate and the candidate accepts; returns the
 /// interviewId ("" with a test failure when either was refused).
-std::string StartInterview(Stack& s, const RoomWorld& w, const ReadyCandidate& c,
-                           int examiner = 0);
+std::string StartInterview(Stack& s, const RoomWorld& w, const ReadyCandidate& c, int examiner = 0);
 
 /// An examiner's action on a candidate: "invite", "defer", "end".
 HttpResponse ExaminerAct(Stack& s, const RoomWorld& w, const ReadyCandidate& c,
                          const std::string& verb, int examiner = 0);
+
+/// The candidate's `secondDevice` in the examiners' list (examiner 0 asks); "" when absent.
+std::string SecondDeviceState(Stack& s, const RoomWorld& w, const std::string& account_id);
 
 }  // namespace admissions::testing

@@ -46,8 +46,7 @@ class WaitingRoomMediaTest : public ::testing::Test {
     return out;
   }
 
-  grpc::Status SetDevice(const RoomWorld& w, const std::string& account,
-                         const std::string& state) {
+  grpc::Status SetDevice(const RoomWorld& w, const std::string& account, const std::string& state) {
     grpc::ClientContext ctx;
     wr::SetSecondDeviceRequest req;
     req.set_room_id(w.room);
@@ -58,24 +57,13 @@ class WaitingRoomMediaTest : public ::testing::Test {
   }
 
   std::string SecondDeviceInList(const RoomWorld& w, const std::string& account) {
-    auto r = s.Call("GET", "/v1/examiner/rooms/" + w.room + "/candidates", "",
-                    Bearer(w.examiner_tokens[0]));
-    EXPECT_EQ(r.status, 200) << r.body;
-    const auto* list = r.Find("candidates");
-    if (list == nullptr) return "";
-    for (const auto& c : list->list_value().values()) {
-      const auto& f = c.struct_value().fields();
-      if (f.at("accountId").string_value() == account) {
-        return f.at("secondDevice").string_value();
-      }
-    }
-    return "";
+    return SecondDeviceState(s, w, account);
   }
 
   int ProctorCount(const RoomWorld& w, const std::string& account, const std::string& type) {
-    auto r = s.Call("GET",
-                    "/v1/examiner/rooms/" + w.room + "/candidates/" + account + "/proctor-events",
-                    "", Bearer(w.examiner_tokens[0]));
+    auto r =
+        s.Call("GET", "/v1/examiner/rooms/" + w.room + "/candidates/" + account + "/proctor-events",
+               "", Bearer(w.examiner_tokens[0]));
     EXPECT_EQ(r.status, 200) << r.body;
     int n = 0;
     const auto* list = r.Find("events");
@@ -150,8 +138,8 @@ TEST_F(WaitingRoomMediaTest, ALostSecondDeviceIsShownAndRecordedOnce) {
   EXPECT_EQ(SecondDeviceInList(w, c.c.account_id), "LOST");
   EXPECT_EQ(ProctorCount(w, c.c.account_id, "SECOND_DEVICE_LOST"), 1);
   // The examiners' stream carries it.
-  auto events = s.Call("GET", "/v1/rooms/" + w.room + "/events?after=0", "",
-                       Bearer(w.examiner_tokens[0]));
+  auto events =
+      s.Call("GET", "/v1/rooms/" + w.room + "/events?after=0", "", Bearer(w.examiner_tokens[0]));
   ASSERT_EQ(events.status, 200);
   EXPECT_NE(events.body.find("SECOND_DEVICE_LOST"), std::string::npos) << events.body;
   // A candidate does not see examiners' proctoring events.
