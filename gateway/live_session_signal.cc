@@ -155,13 +155,19 @@ void LiveSession::OnDelivery(const std::shared_ptr<Interview>& interview) {
         auto text = LiveJoinedMessage(joined, interview->ref);
         if (text.ok()) SendText(*std::move(text));
       } else if (interview->state == Interview::State::kResuming) {
-        // The client saw nothing of it: only the epoch of later calls changes.
+        // The client sees nothing of it (only the epoch of later calls changes), unless
+        // messages were lost meanwhile: then it gets this `joined` (no `ref`) with `gap`
+        // true, and restarts ICE as after its own resume.
         interview->state = Interview::State::kJoined;
         Log(joined.gap() ? LogLevel::kWarn : LogLevel::kInfo, "live_signal_resumed",
             {{"request_id", request_id_},
              {"room_id", interview->room_id},
              {"after_seq", std::to_string(interview->last_seq)},
              {"gap", joined.gap() ? "true" : "false"}});
+        if (joined.gap()) {
+          auto text = LiveJoinedMessage(joined, std::nullopt);
+          if (text.ok()) SendText(*std::move(text));
+        }
       }
       PumpSignalCalls(interview);
     }

@@ -19,7 +19,16 @@ Upstreams::Upstreams(std::vector<UpstreamConfig> configs) {
   upstreams_.reserve(configs.size());
   for (UpstreamConfig& config : configs) {
     Upstream upstream;
-    upstream.channel = grpc::CreateChannel(config.address, grpc::InsecureChannelCredentials());
+    // HTTP/2 keepalive while calls are open: a long stream (a room's events, an interview's
+    // signaling) to a service whose host vanished without a reset fails within ~30 s and is
+    // resumed, instead of waiting forever. Services accept these pings (common/server.cc).
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);  // An idle stream keeps pinging.
+    upstream.channel =
+        grpc::CreateCustomChannel(config.address, grpc::InsecureChannelCredentials(), args);
     upstream.stub = std::make_unique<grpc::GenericStub>(upstream.channel);
     upstream.config = std::move(config);
     upstreams_.push_back(std::move(upstream));

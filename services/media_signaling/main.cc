@@ -1,6 +1,7 @@
 // media-signaling-service: ICE servers, second-device pairing, the interview's signaling relay.
 #include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -153,36 +154,32 @@ int main(int argc, char** argv) {
   Authenticator auth(std::move(verifier), &revoked);
   MediaSignalingService service(&logic, &auth, &executor, &hub, instance);
 
-  // Leases every grace/3, the sweep every second, session re-checks every session_check_ms.
+  // Two threads: leases every grace/3 on one, so that nothing slow can starve them (a lapsed
+  // lease makes another instance mark a live participant disconnected); the sweep every
+  // second and the session re-checks every session_check_ms (calls to the waiting room,
+  // which may be slow) on the other.
   std::mutex mu;
   std::condition_variable cv;
   bool stopping = false;
-  std::thread maintenance([&] {
-    const absl::Duration lease_every = settings.grace / 3;
-    const absl::Duration check_every = settings.session_check;
-    absl::Time next_lease = absl::Now(), next_check = absl::Now(), next_sweep = absl::Now();
-    std::unique_lock<std::mutex> lock(mu);
-    while (!cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping; })) {
-      lock.unlock();
-      absl::Time now = absl::Now();
-      std::vector<LocalParticipant> local;
-      if (now >= next_lease || now >= next_check) local = hub.Local();
-      if (now >= next_lease) {
-        logic.KeepAlive(local);
-        next_lease = now + lease_every;
+  auto every = [&](absl::Duration period, const std::function<void()>& work) {
+    return std::thread([&, period, work] {
+      std::unique_lock<std::mutex> lock(mu);
+      while (!cv.wait_for(lock, absl::ToChronoMilliseconds(period), [&] { return stopping; })) {
+        lock.unlock();
+        work();
+        lock.lock();
       }
-      if (now >= next_check) {
-        std::set<std::string> sessions;
-        for (const auto& p : local) sessions.insert(p.interview_id);
-        logic.CheckSessions({sessions.begin(), sessions.end()});
-        next_check = now + check_every;
-      }
-      if (now >= next_sweep) {
-        logic.Sweep();
-        next_sweep = now + absl::Seconds(1);
-      }
-      lock.lock();
-    }
+    });
+  };
+  std::thread leases = every(settings.grace / 3, [&] { logic.KeepAlive(hub.Local()); });
+  absl::Time next_check = absl::Now();
+  std::thread maintenance = every(absl::Seconds(1), [&] {
+    logic.Sweep();
+    if (absl::Now() < next_check) return;
+    std::set<std::string> sessions;
+    for (const auto& p : hub.Local()) sessions.insert(p.interview_id);
+    logic.CheckSessions({sessions.begin(), sessions.end()});
+    next_check = absl::Now() + settings.session_check;
   });
   auto stop_maintenance = [&] {
     {
@@ -201,6 +198,7 @@ int main(int argc, char** argv) {
   options.port_file = port_file;
   auto st = RunGrpcServer(options, {&service}, [&] { service.Drain(); });
   stop_maintenance();
+  leases.join();
   maintenance.join();
   executor.Shutdown();
   if (!st.ok()) {

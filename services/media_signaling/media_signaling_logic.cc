@@ -298,6 +298,10 @@ absl::StatusOr<Admission> MediaSignalingLogic::Admit(const Caller& caller, const
     p.role = secondary ? v1::SECONDARY : v1::CANDIDATE;
     p.peer_id = secondary ? caller.account_id + "/2" : caller.account_id;
     p.name = ctx.candidate_name();
+    if (secondary && ctx.second_device() == "LOST") {
+      // The phone is back: PAIRED again, so that a later loss is recorded again too.
+      RETURN_IF_ERROR(waiting_room_->SetSecondDevice(call, room_id, caller.account_id, "PAIRED"));
+    }
   } else {
     return Error(absl::StatusCode::kPermissionDenied, reason::kPermissionDenied,
                  "you are not a participant of this room's interview");
@@ -366,7 +370,18 @@ absl::Status MediaSignalingLogic::Relay(const Caller& caller, const v1::RelayReq
 
 absl::Status MediaSignalingLogic::Leave(const Caller& caller, const v1::LeaveRequest& req) {
   ASSIGN_OR_RETURN(Sender s, SenderOf(caller, req.interview_id(), req.peer_id(), req.epoch()));
+  absl::StatusOr<SenderInfo> info = relay_->Verify(s);
   absl::Status st = relay_->Leave(s);
+  if (st.ok() && info.ok() && info->role == v1::SECONDARY) {
+    // The second camera leaving mid-interview is what the examiners must know of (R18): it
+    // is recorded as a loss, like a phone that stopped answering.
+    absl::Status told =
+        waiting_room_->SetSecondDevice(Background(), info->room_id, caller.account_id, "LOST");
+    if (!told.ok()) {
+      Log(LogLevel::kError, "second_device_lost_unrecorded",
+          {{"interview_id", s.interview_id}, {"error", told.message()}});
+    }
+  }
   std::string why = ReasonOf(st);
   // Leaving a session that is over, or that dropped the participant already, is done.
   if (why == "NOT_JOINED" || why == "INTERVIEW_FINISHED" || why == "NO_INTERVIEW") {

@@ -20,8 +20,11 @@ grpc::Status Cancelled() { return grpc::Status(grpc::StatusCode::CANCELLED, "str
 /// hub (the subscriber thread) from the moment the participant is registered here, before its
 /// record names this instance, so nothing published after the join is missed; the mailbox
 /// backlog and the live ones are merged by seq with no duplicate. `outstanding_` counts work
-/// posted to the executor: Finish happens once, with no write in flight and nothing
-/// outstanding, so no posted work outlives the reactor. gRPC calls are made outside mu_.
+/// posted to the executor, each task dropping its hold as its very last step (Pump with
+/// `release`): Finish happens once, with no write in flight and nothing outstanding, so no
+/// posted work outlives the reactor. The hub calls streams under its lock, which OnDone takes
+/// to unregister, so a hub call never outlives the reactor either. gRPC calls are made
+/// outside mu_.
 class ConnectReactor final : public grpc::ServerWriteReactor<v1::Delivery>,
                              public StreamHub::Stream {
  public:
@@ -42,12 +45,13 @@ class ConnectReactor final : public grpc::ServerWriteReactor<v1::Delivery>,
       ++outstanding_;
     }
     if (!executor_->TryPost([this] { Open(); })) {
-      std::lock_guard<std::mutex> lock(mu_);
-      --outstanding_;
-      EndLocked(ToGrpcStatus(Error(absl::StatusCode::kUnavailable, reason::kUnavailable,
-                                   "server is busy, try again")));
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        EndLocked(ToGrpcStatus(Error(absl::StatusCode::kUnavailable, reason::kUnavailable,
+                                     "server is busy, try again")));
+      }
+      Pump(/*release=*/true);
     }
-    Pump();
   }
 
   void OnRouted(const Routed& r) override {
@@ -140,7 +144,6 @@ class ConnectReactor final : public grpc::ServerWriteReactor<v1::Delivery>,
     bool fetch = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      --outstanding_;
       if (!joined.ok()) {
         EndLocked(ToGrpcStatus(joined.status()));
       } else {
@@ -157,7 +160,7 @@ class ConnectReactor final : public grpc::ServerWriteReactor<v1::Delivery>,
       }
     }
     if (fetch) PostFetch();
-    Pump();
+    Pump(/*release=*/true);  // Open's hold goes last: nothing touches `this` after it.
   }
 
   absl::StatusOr<JoinedStream> Admit() {
@@ -228,18 +231,20 @@ class ConnectReactor final : public grpc::ServerWriteReactor<v1::Delivery>,
     return true;
   }
 
+  // Called with a hold on the reactor (an executor task's, or the hub's lock).
   void PostFetch() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++outstanding_;
     }
     if (!executor_->TryPost([this] { Fetch(); })) {
-      std::lock_guard<std::mutex> lock(mu_);
-      --outstanding_;
-      fetching_ = false;
-      SlowLocked();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        fetching_ = false;
+        SlowLocked();
+      }
+      Pump(/*release=*/true);
     }
-    Pump();
   }
 
   void Fetch() {
@@ -253,7 +258,6 @@ class ConnectReactor final : public grpc::ServerWriteReactor<v1::Delivery>,
     bool fetch = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      --outstanding_;
       fetching_ = false;
       if (!mb.ok()) {
         EndLocked(ToGrpcStatus(mb.status()));
@@ -271,7 +275,7 @@ class ConnectReactor final : public grpc::ServerWriteReactor<v1::Delivery>,
       }
     }
     if (fetch) PostFetch();
-    Pump();
+    Pump(/*release=*/true);  // Fetch's hold goes last: nothing touches `this` after it.
   }
 
   void EndLocked(grpc::Status st) {
@@ -285,11 +289,16 @@ class ConnectReactor final : public grpc::ServerWriteReactor<v1::Delivery>,
     Pump();
   }
 
-  void Pump() {
+  // Starts the next write, or finishes once ended with nothing written or outstanding.
+  // `release` drops the caller's outstanding hold in the same locked step, so that no other
+  // thread can finish (and OnDone delete) the reactor between the drop and this decision;
+  // after it the caller must not touch `this` again.
+  void Pump(bool release = false) {
     const v1::Delivery* next = nullptr;
     std::optional<grpc::Status> finish;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      if (release) --outstanding_;
       if (finished_ || writing_) return;
       if (!queue_.empty()) {
         in_flight_ = std::move(queue_.front());

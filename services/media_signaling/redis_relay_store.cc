@@ -73,6 +73,17 @@ local function deliver_others(peer, body)
     if m ~= peer then deliver(m, body) end
   end
 end
+-- Unanswered offers from or to `peer`: forgotten when it joins afresh, leaves or is removed,
+-- so that a stale one never makes a later offer look like glare.
+local function forget_offers(peer)
+  local offers = P .. ':offers'
+  for _, f in ipairs(redis.call('HKEYS', offers)) do
+    local gt = string.find(f, '>', 1, true)
+    if gt and (string.sub(f, 1, gt - 1) == peer or string.sub(f, gt + 1) == peer) then
+      redis.call('HDEL', offers, f)
+    end
+  end
+end
 local function ended()
   local e = redis.call('HGET', P .. ':meta', 'ended')
   if e and e ~= '' then return e end
@@ -111,6 +122,7 @@ redis.call('HSET', key, 'account', ARGV[8], 'sid', ARGV[9], 'role', ARGV[10], 'p
 redis.call('PEXPIRE', key, KEY_TTL)
 redis.call('SADD', P .. ':members', peer)
 redis.call('PEXPIRE', P .. ':members', KEY_TTL)
+forget_offers(peer)
 local mine = peer_bytes(rec(peer))
 local body = ld(old and 50 or 34, mine)
 local peers = {}
@@ -160,6 +172,7 @@ if not me then return err end
 local peer = ARGV[7]
 redis.call('DEL', P .. ':p:' .. peer)
 redis.call('SREM', P .. ':members', peer)
+forget_offers(peer)
 control(me.inst, 'X', peer, me.epoch)
 deliver_others(peer, ld(42, ld(10, peer) .. ld(18, 'LEFT')))
 return {'OK'}
@@ -230,6 +243,7 @@ for _, m in ipairs(redis.call('SMEMBERS', P .. ':members')) do
   else
     redis.call('DEL', key)
     redis.call('SREM', P .. ':members', m)
+    forget_offers(m)
     deliver_others(m, ld(42, ld(10, m) .. ld(18, 'TIMEOUT')))
     removed[#removed + 1] = {m, r.role, r.account}
   end

@@ -483,6 +483,32 @@ TEST_F(MediaSignalingLogicTest, ALostSecondDeviceIsReportedOnce) {
             std::make_tuple(std::string(kRoom), std::string("cand-1"), std::string("LOST")));
 }
 
+TEST_F(MediaSignalingLogicTest, APhoneThatLeavesIsALossAndOneThatComesBackIsPairedAgain) {
+  pairings_.phones[{"cand-1", kRoom}] = "sid-phone";
+  auto phone = Connect(Candidate("cand-1", "sid-phone"));
+  ASSERT_TRUE(phone.ok()) << phone.status();
+  EXPECT_TRUE(waiting_room_.second_device.empty());  // PAIRED already: nothing to tell.
+  v1::LeaveRequest leave;
+  leave.set_interview_id(kInterview);
+  leave.set_peer_id("cand-1/2");
+  leave.set_epoch(phone->joined.joined().epoch());
+  ASSERT_TRUE(logic_->Leave(Candidate("cand-1", "sid-phone"), leave).ok());
+  ASSERT_EQ(waiting_room_.second_device.size(), 1u);
+  EXPECT_EQ(std::get<2>(waiting_room_.second_device[0]), "LOST");
+
+  CandidateContext().set_second_device("LOST");
+  ASSERT_TRUE(Connect(Candidate("cand-1", "sid-phone")).ok());
+  ASSERT_EQ(waiting_room_.second_device.size(), 2u);
+  EXPECT_EQ(std::get<2>(waiting_room_.second_device[1]), "PAIRED");
+  // The first device leaving is not the second camera's loss.
+  auto web = Connect(Candidate());
+  ASSERT_TRUE(web.ok());
+  leave.set_peer_id("cand-1");
+  leave.set_epoch(web->joined.joined().epoch());
+  ASSERT_TRUE(logic_->Leave(Candidate(), leave).ok());
+  EXPECT_EQ(waiting_room_.second_device.size(), 2u);
+}
+
 TEST_F(MediaSignalingLogicTest, SessionsEndWhenTheInterviewIsNoLongerCurrent) {
   ASSERT_TRUE(Connect(Candidate()).ok());
   logic_->CheckSessions({kInterview});

@@ -200,6 +200,18 @@ TEST_F(MediaSignalingRedisTest, GlareRule) {
   // An unanswered offer stops counting after its time.
   now_ += absl::Seconds(31);
   EXPECT_TRUE(store_->Relay(sb, Sig("b", "a", "offer"), true).ok());
+  // One left by a page that reloaded (joined afresh) does not count either.
+  ASSERT_TRUE(store_->Relay(sa, Sig("a", "b", "offer"), false).ok());
+  auto ja2 = store_->Join(a, inst_);
+  ASSERT_TRUE(ja2.ok());
+  EXPECT_TRUE(store_->Relay(sb, Sig("b", "a", "offer"), true).ok());
+  auto left = pool_->Command({"HLEN", "{ms:" + iid_ + "}:offers"});
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(left->integer, 1);  // b's, to the new a.
+  ASSERT_TRUE(store_->Leave(From(b, jb->epoch)).ok());
+  left = pool_->Command({"HLEN", "{ms:" + iid_ + "}:offers"});
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(left->integer, 0);
 }
 
 TEST_F(MediaSignalingRedisTest, ANewConnectionReplacesTheOld) {
