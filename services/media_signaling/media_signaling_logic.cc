@@ -375,12 +375,7 @@ absl::Status MediaSignalingLogic::Leave(const Caller& caller, const v1::LeaveReq
   if (st.ok() && info.ok() && info->role == v1::SECONDARY) {
     // The second camera leaving mid-interview is what the examiners must know of (R18): it
     // is recorded as a loss, like a phone that stopped answering.
-    absl::Status told =
-        waiting_room_->SetSecondDevice(Background(), info->room_id, caller.account_id, "LOST");
-    if (!told.ok()) {
-      Log(LogLevel::kError, "second_device_lost_unrecorded",
-          {{"interview_id", s.interview_id}, {"error", told.message()}});
-    }
+    SecondDeviceLost(DeviceLoss{0, caller.account_id, info->room_id, s.interview_id, "LEFT"});
   }
   std::string why = ReasonOf(st);
   // Leaving a session that is over, or that dropped the participant already, is done.
@@ -427,21 +422,63 @@ void MediaSignalingLogic::Sweep() {
   auto removed = relay_->Sweep();
   if (!removed.ok()) {
     Log(LogLevel::kWarn, "sweep_failed", {{"error", removed.status().message()}});
+    ReportLosses();
     return;
   }
   for (const Removed& r : *removed) {
     Log(LogLevel::kInfo, "peer_timed_out",
         {{"interview_id", r.interview_id}, {"peer_id", r.peer_id}});
     if (r.role != v1::SECONDARY) continue;
-    // This instance alone removed it: the waiting room hears of the loss once.
-    absl::Status st;
-    for (int attempt = 0; attempt < kLostAttempts; ++attempt) {
-      st = waiting_room_->SetSecondDevice(Background(), r.room_id, r.account_id, "LOST");
-      if (st.ok() || st.code() != absl::StatusCode::kUnavailable) break;
+    // This instance alone removed it: the loss is recorded once.
+    SecondDeviceLost(DeviceLoss{0, r.account_id, r.room_id, r.interview_id, "TIMEOUT"});
+  }
+  ReportLosses();  // Also what earlier sweeps (of any instance) could not report.
+}
+
+void MediaSignalingLogic::SecondDeviceLost(DeviceLoss loss) {
+  // PostgreSQL first: from here on the loss survives a waiting room that is down and a
+  // restart of this process. (Only a crash between Redis's removal and this write loses it.)
+  for (int attempt = 0;; ++attempt) {
+    absl::Status st = pairings_->RecordLoss(loss);
+    if (st.ok()) break;
+    if (attempt + 1 == kLostAttempts) {
+      Log(LogLevel::kError, "second_device_loss_not_recorded",
+          {{"room_id", loss.room_id},
+           {"interview_id", loss.interview_id},
+           {"error", st.message()}});
+      return;
     }
-    if (!st.ok()) {
-      Log(LogLevel::kError, "second_device_lost_not_recorded",
-          {{"room_id", r.room_id}, {"error", st.message()}});
+  }
+  Log(LogLevel::kInfo, "second_device_lost",
+      {{"room_id", loss.room_id}, {"interview_id", loss.interview_id}, {"reason", loss.reason}});
+  ReportLosses();
+}
+
+void MediaSignalingLogic::ReportLosses() {
+  std::lock_guard<std::mutex> lock(report_mu_);  // One reporter per process at a time.
+  auto losses = pairings_->UnreportedLosses(100);
+  if (!losses.ok()) {
+    Log(LogLevel::kWarn, "device_losses_unreadable", {{"error", losses.status().message()}});
+    return;
+  }
+  for (const DeviceLoss& loss : *losses) {
+    // Idempotent at the waiting room (LOST twice records once), so two instances reporting
+    // the same row at once, or a crash before MarkReported, do no harm.
+    absl::Status st =
+        waiting_room_->SetSecondDevice(Background(), loss.room_id, loss.account_id, "LOST");
+    if (st.code() == absl::StatusCode::kNotFound ||
+        st.code() == absl::StatusCode::kInvalidArgument) {
+      // The room or assignment is gone: nothing will ever take it.
+      Log(LogLevel::kError, "second_device_loss_dropped",
+          {{"room_id", loss.room_id}, {"error", st.message()}});
+    } else if (!st.ok()) {
+      Log(LogLevel::kWarn, "second_device_loss_unreported",
+          {{"room_id", loss.room_id}, {"error", st.message()}});
+      return;  // The waiting room is unwell: the next sweep tries again.
+    }
+    if (auto marked = pairings_->MarkReported(loss.id); !marked.ok()) {
+      Log(LogLevel::kWarn, "device_loss_mark_failed", {{"error", marked.message()}});
+      return;
     }
   }
 }

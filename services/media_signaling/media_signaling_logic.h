@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -88,8 +89,12 @@ class MediaSignalingLogic {
   void Disconnected(const LocalParticipant& self);
 
   // Periodic work (main's maintenance thread).
-  /// Times participants out (SECOND_DEVICE_LOST for a second device, exactly once).
+  /// Times participants out (a second device's loss recorded, exactly once), then reports
+  /// the recorded losses the waiting room does not have yet.
   void Sweep();
+  /// Sends the unreported second-device losses to the waiting room (SetSecondDevice LOST),
+  /// marking each reported once it took it; what fails is tried again on the next sweep.
+  void ReportLosses();
   /// Renews the leases of the streams held here.
   void KeepAlive(const std::vector<LocalParticipant>& local);
   /// Ends the sessions (among `interview_ids`) whose interview is no longer current.
@@ -98,11 +103,14 @@ class MediaSignalingLogic {
   const MediaSignalingSettings& settings() const { return settings_; }
 
  private:
+  /// Writes the loss to PostgreSQL (the outbox) and reports what is outstanding.
+  void SecondDeviceLost(DeviceLoss loss);
   absl::StatusOr<Sender> SenderOf(const Caller& caller, const std::string& interview_id,
                                   const std::string& peer_id, int64_t epoch);
   v1::IceServers Ice(const std::string& account_id);
 
   PairingStore* pairings_;
+  std::mutex report_mu_;
   RelayStore* relay_;
   WaitingRoomClient* waiting_room_;
   MediaSignalingSettings settings_;

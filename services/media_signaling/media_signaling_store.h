@@ -25,6 +25,13 @@ struct PairingCodeRow {
 };
 
 /// Pairing codes and pairings (PostgreSQL, schema `media`). Blocking.
+/// A second device that stopped (its connection stayed away, or it left).
+struct DeviceLoss {
+  int64_t id = 0;  // Set by the store.
+  std::string account_id, room_id, interview_id;
+  std::string reason;  // TIMEOUT or LEFT.
+};
+
 class PairingStore {
  public:
   virtual ~PairingStore() = default;
@@ -42,6 +49,12 @@ class PairingStore {
   /// The login session of the account's paired phone for the room, if any.
   virtual absl::StatusOr<std::optional<std::string>> PhoneSession(const std::string& account_id,
                                                                   const std::string& room_id) = 0;
+
+  /// The outbox of second-device losses for the waiting room: recorded when known, marked
+  /// reported once the waiting room has it.
+  virtual absl::Status RecordLoss(const DeviceLoss& loss) = 0;
+  virtual absl::StatusOr<std::vector<DeviceLoss>> UnreportedLosses(int limit) = 0;
+  virtual absl::Status MarkReported(int64_t id) = 0;
 };
 
 // ------------------------------------------------------------------------- the relay

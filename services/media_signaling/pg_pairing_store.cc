@@ -11,6 +11,9 @@ constexpr char kFindCode[] = "find_code";
 constexpr char kConsumeCode[] = "consume_code";
 constexpr char kUpsertPairing[] = "upsert_pairing";
 constexpr char kPhoneSession[] = "phone_session";
+constexpr char kRecordLoss[] = "record_loss";
+constexpr char kUnreported[] = "unreported_losses";
+constexpr char kMarkReported[] = "mark_reported";
 
 std::vector<PgStatement> Statements() {
   return {
@@ -31,6 +34,13 @@ std::vector<PgStatement> Statements() {
        "EXCLUDED.first_session_id, paired_at = now()"},
       {kPhoneSession,
        "SELECT phone_session_id FROM pairings WHERE account_id = $1 AND room_id = $2"},
+      {kRecordLoss,
+       "INSERT INTO device_losses (account_id, room_id, interview_id, reason) "
+       "VALUES ($1, $2, $3, $4)"},
+      {kUnreported,
+       "SELECT id, account_id, room_id, interview_id, reason FROM device_losses "
+       "WHERE reported_at IS NULL ORDER BY id LIMIT $1"},
+      {kMarkReported, "UPDATE device_losses SET reported_at = now() WHERE id = $1"},
   };
 }
 
@@ -101,6 +111,36 @@ absl::StatusOr<std::optional<std::string>> PgPairingStore::PhoneSession(
     auto rows = tx.exec_prepared(kPhoneSession, account_id, room_id);
     if (rows.empty()) return std::optional<std::string>();
     return std::optional<std::string>(rows[0][0].as<std::string>());
+  });
+}
+
+absl::Status PgPairingStore::RecordLoss(const DeviceLoss& loss) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    tx.exec_prepared(kRecordLoss, loss.account_id, loss.room_id, loss.interview_id, loss.reason);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<DeviceLoss>> PgPairingStore::UnreportedLosses(int limit) {
+  return pool_.Read([&](pqxx::transaction_base& tx) -> absl::StatusOr<std::vector<DeviceLoss>> {
+    std::vector<DeviceLoss> out;
+    for (const auto& r : tx.exec_prepared(kUnreported, limit)) {
+      DeviceLoss loss;
+      loss.id = r[0].as<int64_t>();
+      loss.account_id = r[1].as<std::string>();
+      loss.room_id = r[2].as<std::string>();
+      loss.interview_id = r[3].as<std::string>();
+      loss.reason = r[4].as<std::string>();
+      out.push_back(std::move(loss));
+    }
+    return out;
+  });
+}
+
+absl::Status PgPairingStore::MarkReported(int64_t id) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    tx.exec_prepared(kMarkReported, id);
+    return absl::OkStatus();
   });
 }
 

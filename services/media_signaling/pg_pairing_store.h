@@ -17,6 +17,9 @@ class PgPairingStore final : public PairingStore {
                                    const std::function<absl::Status()>& before_commit) override;
   absl::StatusOr<std::optional<std::string>> PhoneSession(const std::string& account_id,
                                                           const std::string& room_id) override;
+  absl::Status RecordLoss(const DeviceLoss& loss) override;
+  absl::StatusOr<std::vector<DeviceLoss>> UnreportedLosses(int limit) override;
+  absl::Status MarkReported(int64_t id) override;
 
   bool Ping() { return pool_.Ping(); }
 

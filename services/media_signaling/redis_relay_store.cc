@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/log.h"
 #include "common/status.h"
 
 namespace admissions::media_signaling {
@@ -513,11 +514,15 @@ absl::StatusOr<std::vector<Removed>> RedisRelayStore::Sweep() {
   ASSIGN_OR_RETURN(RedisReply due, pool_->Command({"ZRANGEBYSCORE", kSessionsKey, "-inf",
                                                    std::to_string(now), "LIMIT", "0", "500"}));
   std::vector<Removed> removed;
+  absl::Status first_error;
   std::string grace_ms = std::to_string(absl::ToInt64Milliseconds(options_.grace));
   for (const auto& e : due.elements) {
     const std::string& interview_id = e.str;
     auto r = Run(sweep_, interview_id, {grace_ms});
-    if (!r.ok()) return r.status();
+    if (!r.ok()) {  // The others are swept still, and what was removed is returned.
+      if (first_error.ok()) first_error = r.status();
+      continue;
+    }
     if (r->elements.size() < 4) continue;
     for (const auto& x : r->elements[0].elements) {
       if (x.elements.size() < 3) continue;
@@ -530,14 +535,19 @@ absl::StatusOr<std::vector<Removed>> RedisRelayStore::Sweep() {
       removed.push_back(std::move(gone));
     }
     int64_t next = Num(r->elements[1]);
-    if (Num(r->elements[2]) == 0) {
-      RETURN_IF_ERROR(pool_->Command({"ZREM", kSessionsKey, interview_id}).status());
-    } else {
-      RETURN_IF_ERROR(pool_
-                          ->Command({"ZADD", kSessionsKey, std::to_string(std::max(next, now + 1)),
-                                     interview_id})
-                          .status());
-    }
+    absl::Status st = Num(r->elements[2]) == 0
+                          ? pool_->Command({"ZREM", kSessionsKey, interview_id}).status()
+                          : pool_
+                                ->Command({"ZADD", kSessionsKey,
+                                           std::to_string(std::max(next, now + 1)), interview_id})
+                                .status();
+    if (!st.ok() && first_error.ok()) first_error = st;
+  }
+  // A participant removed above is gone from Redis: it must reach the caller even when
+  // another session failed, or its loss would never be reported.
+  if (removed.empty() && !first_error.ok()) return first_error;
+  if (!first_error.ok()) {
+    Log(LogLevel::kWarn, "sweep_partly_failed", {{"error", first_error.message()}});
   }
   return removed;
 }

@@ -91,8 +91,28 @@ class FakePairingStore : public PairingStore {
     return std::optional<std::string>(it->second);
   }
 
+  absl::Status RecordLoss(const DeviceLoss& loss) override {
+    DeviceLoss row = loss;
+    row.id = static_cast<int64_t>(losses.size()) + 1;
+    losses.push_back(row);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<DeviceLoss>> UnreportedLosses(int limit) override {
+    std::vector<DeviceLoss> out;
+    for (const auto& l : losses) {
+      if (reported.count(l.id) == 0 && static_cast<int>(out.size()) < limit) out.push_back(l);
+    }
+    return out;
+  }
+  absl::Status MarkReported(int64_t id) override {
+    reported.insert(id);
+    return absl::OkStatus();
+  }
+
   std::map<std::string, PairingCodeRow> codes;
   std::map<std::pair<std::string, std::string>, std::string> phones;
+  std::vector<DeviceLoss> losses;  // The outbox, in order.
+  std::set<int64_t> reported;
 
  private:
   std::function<absl::Time()> now_;

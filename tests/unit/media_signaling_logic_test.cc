@@ -476,11 +476,22 @@ TEST_F(MediaSignalingLogicTest, ALostSecondDeviceIsReportedOnce) {
       Removed{kInterview, kRoom, "cand-1/2", "cand-1", v1::SECONDARY},
       Removed{kInterview, kRoom, "exam-1", "exam-1", v1::EXAMINER},
   };
+  // The waiting room is down at first: the loss waits in the outbox (PostgreSQL) and is
+  // told on a later sweep, once.
+  waiting_room_.second_device_error = absl::UnavailableError("down");
   logic_->Sweep();
-  logic_->Sweep();  // Another instance's sweep finds nothing left.
+  ASSERT_EQ(pairings_.losses.size(), 1u);
+  EXPECT_EQ(pairings_.losses[0].reason, "TIMEOUT");
+  EXPECT_TRUE(pairings_.reported.empty());
+  waiting_room_.second_device_error = absl::OkStatus();
+  waiting_room_.second_device.clear();
+  logic_->Sweep();  // Another instance's sweep finds nothing left to remove; it reports.
+  logic_->Sweep();
   ASSERT_EQ(waiting_room_.second_device.size(), 1u);
   EXPECT_EQ(waiting_room_.second_device[0],
             std::make_tuple(std::string(kRoom), std::string("cand-1"), std::string("LOST")));
+  EXPECT_EQ(pairings_.losses.size(), 1u);
+  EXPECT_EQ(pairings_.reported.count(1), 1u);
 }
 
 TEST_F(MediaSignalingLogicTest, APhoneThatLeavesIsALossAndOneThatComesBackIsPairedAgain) {
