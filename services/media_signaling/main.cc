@@ -107,6 +107,12 @@ int main(int argc, char** argv) {
                  "settings must be positive\n";
     return 2;
   }
+  if (mailbox_limit > 1024) {
+    // A stream holds at most 1024 deliveries before it counts as a slow consumer: a larger
+    // mailbox would make every resume of a full one end as slow, over and over.
+    std::cerr << "media-signaling-service: --mailbox_limit must be at most 1024\n";
+    return 2;
+  }
 
   auto verifier = OrDie(TokenVerifier::FromBase64PublicKeys(public_keys), "token_public_keys");
   auto redis_addr = OrDie(RedisAddress::Parse(redis_url), "redis_url");
