@@ -151,6 +151,7 @@ class LiveSession : public LiveSubscriber, public std::enable_shared_from_this<L
       media_signaling::v1::Signal signal;
       bool on = false;
       std::optional<Value> ref;
+      int attempts = 0;  // Sent again after a transient refusal (see OnSignalCallDone).
     };
     State state = State::kJoining;
     bool active = true;

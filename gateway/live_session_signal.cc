@@ -27,6 +27,10 @@ constexpr char kRelayMethod[] = "/admissions.media_signaling.v1.MediaSignaling/R
 constexpr char kLeaveMethod[] = "/admissions.media_signaling.v1.MediaSignaling/Leave";
 constexpr char kScreenShareMethod[] =
     "/admissions.media_signaling.v1.MediaSignaling/SetScreenShare";
+// A signal or screen-share refused as UNAVAILABLE (a service instance going away), or as
+// NOT_JOINED while this connection holds the session (the service dropped the participant:
+// its lease lapsed while Redis was unreachable), is sent again, at most this often in all.
+constexpr int kMaxSignalAttempts = 3;
 constexpr char kIceServersMethod[] = "/admissions.media_signaling.v1.MediaSignaling/GetIceServers";
 
 // A Connect stream that ended this way is reopened: the service went away (a restart) or
@@ -321,7 +325,7 @@ void LiveSession::PumpSignalCalls(const std::shared_ptr<Interview>& interview) {
     request.set_interview_id(interview->interview_id);
     request.set_peer_id(interview->peer_id);
     request.set_epoch(interview->epoch);
-    *request.mutable_signal() = std::move(call->signal);
+    *request.mutable_signal() = call->signal;  // Kept: the call may be sent again.
     upstream->request = StringToByteBuffer(request.SerializeAsString());
   } else if (call->type == Type::kScreenShare) {
     SetScreenShareRequest request;
@@ -365,6 +369,25 @@ void LiveSession::OnSignalCallDone(const std::shared_ptr<Interview>& interview,
   }
   // The session ended meanwhile: its `session-ended` or `replaced` said all there is.
   if (!interview->active) return;
+  if (!status.ok() && call.attempts + 1 < kMaxSignalAttempts) {
+    const bool lost = interview->state == Interview::State::kJoined &&
+                      HttpErrorFromUpstream(status).info.code() == "NOT_JOINED";
+    if (lost || status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      Interview::Call again = call;
+      ++again.attempts;
+      interview->calls.push_front(std::move(again));  // Its place in the order is kept.
+      if (lost && interview->stream != nullptr) {
+        // Rejoin after the last seq delivered (the stream's end resumes it); the call goes
+        // again after the new `joined`.
+        Log(LogLevel::kWarn, "live_signal_participant_lost",
+            {{"request_id", request_id_}, {"room_id", interview->room_id}});
+        interview->stream->Cancel();
+        return;
+      }
+      PumpSignalCalls(interview);  // Waits while the stream is being reopened.
+      return;
+    }
+  }
   if (!status.ok()) {
     SendUpstreamError(upstream, status, "", call.ref);
   } else if (call.type == Type::kScreenShare) {

@@ -462,5 +462,29 @@ TEST_F(SignalHttpTest, LeaveEndsTheSessionForThatConnection) {
   EXPECT_EQ(Str(AnswerTo(*iv.candidate, "after"), "code"), "NOT_JOINED");
 }
 
+TEST_F(SignalHttpTest, AParticipantTheServiceLostIsRejoinedAndItsSignalsStillArrive) {
+  Interview iv = StartJoined(s);
+  ASSERT_TRUE(iv.examiner->NextOfType("peer-joined").has_value());
+  // The service forgets the candidate (as when its lease lapsed while Redis was away): its
+  // next signal is refused NOT_JOINED; the gateway rejoins it and sends the signal again.
+  s.RedisDeleteMatching("{ms:" + iv.interview_id + "}:p:" + iv.candidate_peer);
+  iv.candidate->Send(SignalJson(iv.examiner_peer, "offer", "after-loss", "lost1"));
+  iv.candidate->Send(SignalJson(iv.examiner_peer, "candidate", "c1"));
+  std::vector<std::string> got;
+  while (got.size() < 2) {
+    auto m = iv.examiner->NextOfType("signal", absl::Seconds(10));
+    if (!m) {
+      for (const auto& c : UntilPong(*iv.candidate)) ADD_FAILURE() << c.DebugString();
+    }
+    ASSERT_TRUE(m.has_value()) << "got " << got.size();  // The candidate's messages above.
+    got.push_back(BodyOf(*m));
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"after-loss", "c1"}));  // In order.
+  // The candidate's client heard of no error.
+  for (const auto& m : UntilPong(*iv.candidate)) {
+    EXPECT_NE(Str(m, "type"), "error") << m.DebugString();
+  }
+}
+
 }  // namespace
 }  // namespace admissions::testing
