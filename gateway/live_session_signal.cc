@@ -300,8 +300,9 @@ void LiveSession::QueueSignalCall(const LiveClientMessage& message) {
   call.on = message.on;
   call.ref = message.id;
   interview->calls.push_back(std::move(call));
-  if (message.type == Type::kLeave) {
-    // After the calls before it; a stream being reopened is no longer waited for.
+  if (message.type == Type::kLeave && interview->state != Interview::State::kResuming) {
+    // After the calls before it. While the stream is being reopened the leave waits for the
+    // new `joined`: sent now, it would carry the epoch the reopening is replacing.
     interview->state = Interview::State::kLeaving;
     interview->retry->cancel();
   }

@@ -216,8 +216,13 @@ for i = 8, #ARGV, 2 do
   local v = redis.call('HMGET', key, 'epoch', 'connected')
   if v[1] == ARGV[i + 1] and v[2] == '1' then
     redis.call('HSET', key, 'lease', tostring(NOW + tonumber(ARGV[7])))
+    -- A long interview keeps its keys: they expire KEY_TTL after the last sign of life.
+    redis.call('PEXPIRE', key, KEY_TTL)
     n = n + 1
   end
+end
+if n > 0 then
+  for _, k in ipairs({P .. ':meta', P .. ':members'}) do redis.call('PEXPIRE', k, KEY_TTL) end
 end
 return n
 )lua";
