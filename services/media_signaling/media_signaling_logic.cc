@@ -265,6 +265,7 @@ absl::StatusOr<Admission> MediaSignalingLogic::Admit(const Caller& caller, const
                    waiting_room_->GetMediaContext(call, room_id, caller.account_id));
   Admission out;
   out.after_seq = req.after_seq();
+  out.participant.resume = req.after_seq() > 0;
   ParticipantInfo& p = out.participant;
   p.room_id = room_id;
   p.account_id = caller.account_id;

@@ -69,6 +69,9 @@ struct ParticipantInfo {
   std::string account_id;
   std::string session_id;  // the login session of this connection
   std::string name;
+  // A resume (Connect with after_seq > 0: the same page after a cut) keeps what the earlier
+  // connection said of itself (screen sharing); a fresh join (a reload, a new tab) does not.
+  bool resume = false;
 };
 
 /// v1::Peer of a participant (connected and screen sharing left false).

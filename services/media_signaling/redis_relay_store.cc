@@ -103,7 +103,7 @@ end
 )lua";
 
 // ARGV[7..]: peer, account, login session, role, encoded peer, instance, grace (ms), room,
-// candidate account.
+// candidate account, resume ('1': screen sharing carries over from the replaced connection).
 constexpr char kJoin[] = R"lua(
 local peer = ARGV[7]
 local e = ended()
@@ -116,7 +116,7 @@ if old then control(old.inst, 'R', peer, old.epoch) end
 local epoch = redis.call('INCR', P .. ':epoch:' .. peer)
 redis.call('PEXPIRE', P .. ':epoch:' .. peer, KEY_TTL)
 local sharing = '0'
-if old and old.sharing then sharing = old.sharing end
+if old and old.sharing and ARGV[16] == '1' then sharing = old.sharing end
 redis.call('HSET', key, 'account', ARGV[8], 'sid', ARGV[9], 'role', ARGV[10], 'peer', ARGV[11],
   'inst', ARGV[12], 'epoch', epoch, 'connected', '1', 'sharing', sharing,
   'lease', tostring(NOW + tonumber(ARGV[13])))
@@ -412,7 +412,7 @@ absl::StatusOr<JoinResult> RedisRelayStore::Join(const ParticipantInfo& p,
                    Run(join_, p.interview_id,
                        {p.peer_id, p.account_id, p.session_id, std::to_string(p.role),
                         PeerOf(p).SerializeAsString(), instance, std::to_string(grace_ms),
-                        p.room_id, p.candidate_account_id}));
+                        p.room_id, p.candidate_account_id, p.resume ? "1" : "0"}));
   RETURN_IF_ERROR(Refusal(r));
   if (r.elements.size() < 5) {
     return Error(absl::StatusCode::kInternal, reason::kInternal, "unexpected reply from redis");

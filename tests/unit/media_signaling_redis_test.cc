@@ -292,6 +292,21 @@ TEST_F(MediaSignalingRedisTest, TimeoutRemovesOnceAndLapsedLeasesDisconnect) {
   EXPECT_EQ(ReasonOf(store_->Verify(From(exam, je->epoch)).status()), "NOT_JOINED");
 }
 
+TEST_F(MediaSignalingRedisTest, ScreenSharingCarriesOverAResumeButNotAReload) {
+  ParticipantInfo cand = Who("cand", v1::CANDIDATE, "cand", "sc");
+  auto first = store_->Join(cand, inst_);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(store_->SetScreenSharing(From(cand, first->epoch), true).ok());
+  cand.resume = true;  // The same page after a cut: still sharing.
+  auto resumed = store_->Join(cand, inst_);
+  ASSERT_TRUE(resumed.ok());
+  EXPECT_TRUE(resumed->self.screen_sharing());
+  cand.resume = false;  // A reload: it shares again only when it says so.
+  auto reloaded = store_->Join(cand, inst_);
+  ASSERT_TRUE(reloaded.ok());
+  EXPECT_FALSE(reloaded->self.screen_sharing());
+}
+
 TEST_F(MediaSignalingRedisTest, LeaveAndScreenShare) {
   Channel channel(addr_, inst_);
   ParticipantInfo exam = Who("exam", v1::EXAMINER, "exam", "se");
