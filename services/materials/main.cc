@@ -7,13 +7,14 @@
 
 #include "common/config.h"
 #include "common/crypto.h"
+#include "common/enrollment_client.h"
 #include "common/log.h"
 #include "common/migrations.h"
+#include "common/periodic.h"
 #include "common/redis.h"
 #include "common/server.h"
 #include "common/token.h"
 #include "grpcpp/create_channel.h"
-#include "common/enrollment_client.h"
 #include "materials/local_blob_store.h"
 #include "materials/materials_logic.h"
 #include "materials/materials_service.h"
@@ -113,27 +114,11 @@ int main(int argc, char** argv) {
   Log(LogLevel::kInfo, "blob_store", {{"dir", blobs->dir()}});
 
   // The sweep: expired uploads, orphaned blobs, abandoned temporary files.
-  std::mutex mu;
-  std::condition_variable cv;
-  bool stopping = false;
-  std::thread sweeper([&] {
-    if (sweep_every_s == 0) return;
-    std::unique_lock<std::mutex> lock(mu);
-    while (!cv.wait_for(lock, std::chrono::seconds(sweep_every_s), [&] { return stopping; })) {
-      lock.unlock();
-      if (auto st = logic.Sweep(); !st.ok()) {
-        Log(LogLevel::kWarn, "sweep_failed", {{"error", st.message()}});
-      }
-      lock.lock();
+  PeriodicTask sweeper(absl::Seconds(sweep_every_s), [&] {
+    if (auto st = logic.Sweep(); !st.ok()) {
+      Log(LogLevel::kWarn, "sweep_failed", {{"error", st.message()}});
     }
   });
-  auto stop_sweeper = [&] {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      stopping = true;
-    }
-    cv.notify_all();
-  };
 
   GrpcServerOptions server_options;
   server_options.service_name = "materials";
@@ -142,9 +127,8 @@ int main(int argc, char** argv) {
   // A streamed piece is at most the gateway's --stream_chunk_bytes (256 KiB) plus the
   // request's other fields; 4 MiB leaves room should that setting grow.
   server_options.max_receive_message_bytes = 4 << 20;
-  auto st = RunGrpcServer(server_options, {&service, &steps}, stop_sweeper);
-  stop_sweeper();
-  sweeper.join();
+  auto st = RunGrpcServer(server_options, {&service, &steps}, [&] { sweeper.Stop(); });
+  sweeper.Stop();
   executor.Shutdown();
   io.Shutdown();
   if (!st.ok()) {

@@ -14,6 +14,7 @@
 #include "common/crypto.h"
 #include "common/log.h"
 #include "common/migrations.h"
+#include "common/periodic.h"
 #include "common/redis.h"
 #include "common/server.h"
 #include "common/token.h"
@@ -164,22 +165,9 @@ int main(int argc, char** argv) {
   // lease makes another instance mark a live participant disconnected); the sweep every
   // second and the session re-checks every session_check_ms (calls to the waiting room,
   // which may be slow) on the other.
-  std::mutex mu;
-  std::condition_variable cv;
-  bool stopping = false;
-  auto every = [&](absl::Duration period, const std::function<void()>& work) {
-    return std::thread([&, period, work] {
-      std::unique_lock<std::mutex> lock(mu);
-      while (!cv.wait_for(lock, absl::ToChronoMilliseconds(period), [&] { return stopping; })) {
-        lock.unlock();
-        work();
-        lock.lock();
-      }
-    });
-  };
-  std::thread leases = every(settings.grace / 3, [&] { logic.KeepAlive(hub.Local()); });
+  PeriodicTask leases(settings.grace / 3, [&] { logic.KeepAlive(hub.Local()); });
   absl::Time next_check = absl::Now();
-  std::thread maintenance = every(absl::Seconds(1), [&] {
+  PeriodicTask maintenance(absl::Seconds(1), [&] {
     logic.Sweep();
     if (absl::Now() < next_check) return;
     std::set<std::string> sessions;
@@ -187,13 +175,6 @@ int main(int argc, char** argv) {
     logic.CheckSessions({sessions.begin(), sessions.end()});
     next_check = absl::Now() + settings.session_check;
   });
-  auto stop_maintenance = [&] {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      stopping = true;
-    }
-    cv.notify_all();
-  };
 
   Log(LogLevel::kInfo, "media_signaling_ready",
       {{"instance", instance},
@@ -203,9 +184,8 @@ int main(int argc, char** argv) {
   options.listen_address = grpc_addr;
   options.port_file = port_file;
   auto st = RunGrpcServer(options, {&service}, [&] { service.Drain(); });
-  stop_maintenance();
-  leases.join();
-  maintenance.join();
+  leases.Stop();
+  maintenance.Stop();
   executor.Shutdown();
   if (!st.ok()) {
     Log(LogLevel::kError, "server_failed", {{"error", st.message()}});

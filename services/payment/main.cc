@@ -7,13 +7,14 @@
 
 #include "common/config.h"
 #include "common/crypto.h"
+#include "common/enrollment_client.h"
 #include "common/log.h"
 #include "common/migrations.h"
+#include "common/periodic.h"
 #include "common/redis.h"
 #include "common/server.h"
 #include "common/token.h"
 #include "grpcpp/create_channel.h"
-#include "common/enrollment_client.h"
 #include "payment/payment_logic.h"
 #include "payment/payment_service.h"
 #include "payment/pg_payment_store.h"
@@ -138,42 +139,25 @@ int main(int argc, char** argv) {
 
   // The reconciliation job: orders left UNPAID are checked with the provider's query API,
   // and orders UNPAID past their deadline are closed.
-  std::mutex mu;
-  std::condition_variable cv;
-  bool stopping = false;
-  std::thread reconciler([&] {
-    if (reconcile_every_s == 0) return;
-    std::unique_lock<std::mutex> lock(mu);
-    while (!cv.wait_for(lock, std::chrono::seconds(reconcile_every_s), [&] { return stopping; })) {
-      lock.unlock();
-      auto n = logic.Reconcile(absl::Seconds(reconcile_after_s));
-      if (!n.ok()) {
-        Log(LogLevel::kWarn, "reconcile_failed", {{"error", n.status().message()}});
-      } else if (*n > 0) {
-        Log(LogLevel::kInfo, "reconciled", {{"settled", std::to_string(*n)}});
-      }
-      auto closed = logic.CloseExpired();
-      if (!closed.ok()) {
-        Log(LogLevel::kWarn, "close_expired_failed", {{"error", closed.status().message()}});
-      }
-      lock.lock();
+  PeriodicTask reconciler(absl::Seconds(reconcile_every_s), [&] {
+    auto n = logic.Reconcile(absl::Seconds(reconcile_after_s));
+    if (!n.ok()) {
+      Log(LogLevel::kWarn, "reconcile_failed", {{"error", n.status().message()}});
+    } else if (*n > 0) {
+      Log(LogLevel::kInfo, "reconciled", {{"settled", std::to_string(*n)}});
+    }
+    auto closed = logic.CloseExpired();
+    if (!closed.ok()) {
+      Log(LogLevel::kWarn, "close_expired_failed", {{"error", closed.status().message()}});
     }
   });
-  auto stop_reconciler = [&] {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      stopping = true;
-    }
-    cv.notify_all();
-  };
 
   GrpcServerOptions options;
   options.service_name = "payment";
   options.listen_address = grpc_addr;
   options.port_file = port_file;
-  auto st = RunGrpcServer(options, {&service, &steps}, stop_reconciler);
-  stop_reconciler();
-  reconciler.join();
+  auto st = RunGrpcServer(options, {&service, &steps}, [&] { reconciler.Stop(); });
+  reconciler.Stop();
   executor.Shutdown();
   if (!st.ok()) {
     Log(LogLevel::kError, "server_failed", {{"error", st.message()}});

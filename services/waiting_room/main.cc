@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/migrations.h"
 #include "common/notification_hub.h"
+#include "common/periodic.h"
 #include "common/redis.h"
 #include "common/server.h"
 #include "common/token.h"
@@ -141,26 +142,9 @@ int main(int argc, char** argv) {
   waiting_room::WaitingRoomService service(&logic, &auth, &executor, &hub, &feeds);
   waiting_room::WaitingRoomStepService steps(&logic, &step_executor);
 
-  std::mutex mu;
-  std::condition_variable cv;
-  bool stopping = false;
-  std::thread sweeper([&] {
-    std::unique_lock<std::mutex> lock(mu);
-    while (!cv.wait_for(lock, std::chrono::milliseconds(sweep_ms), [&] { return stopping; })) {
-      lock.unlock();
-      logic.SweepPresence();
-      lock.lock();
-    }
-  });
-  auto stop_sweeper = [&] {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      stopping = true;
-    }
-    cv.notify_all();
-  };
+  PeriodicTask sweeper(absl::Milliseconds(sweep_ms), [&] { logic.SweepPresence(); });
   auto before_drain = [&] {
-    stop_sweeper();
+    sweeper.Stop();
     service.Drain();
   };
 
@@ -169,8 +153,7 @@ int main(int argc, char** argv) {
   options.listen_address = grpc_addr;
   options.port_file = port_file;
   auto st = RunGrpcServer(options, {&service, &steps}, before_drain);
-  stop_sweeper();
-  sweeper.join();
+  sweeper.Stop();
   executor.Shutdown();
   step_executor.Shutdown();
   if (!st.ok()) {
